@@ -1,0 +1,25 @@
+"""Test settings: the same app, with a per-run embedded Redis when REDIS_URL is unset."""
+
+import os
+import tempfile
+from pathlib import Path
+
+if not os.environ.get("REDIS_URL"):
+    # One embedded Valkey per test run, owned by tests/conftest.py; child processes
+    # (workers, commands) inherit REDIS_URL and share it.
+    _sock = Path(tempfile.gettempdir()) / f"inventory-tests-{os.getpid()}" / "valkey.sock"
+    os.environ["REDIS_URL"] = f"unix://{_sock}?db=0"
+    os.environ["INVENTORY_TEST_REDIS_SOCKET"] = str(_sock)
+
+os.environ.setdefault("DEBUG", "1")
+
+from config.settings import *  # noqa: F403
+from config.settings import VAR_DIR
+
+if not os.environ.get("DATABASE_URL"):
+    from config.env import sqlite_database
+
+    DATABASES = {"default": sqlite_database(VAR_DIR / "test.sqlite3")}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SECURE_SSL_REDIRECT = False

@@ -1,0 +1,222 @@
+"""The stock domain: catalog, locations, stock levels and the immutable ledger.
+
+Nothing here changes stock: every mutation goes through `inventory.services.stock`.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from inventory.exceptions import LedgerImmutable
+
+
+class Product(models.Model):
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self):
+        return self.name
+
+
+class Variant(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="variants")
+    sku = models.CharField("SKU", max_length=64, unique=True)
+    barcode = models.CharField(max_length=64, blank=True, db_index=True)
+    name = models.CharField(max_length=255, blank=True, help_text="Defaults to the product name.")
+    options = models.JSONField(
+        default=dict, blank=True, help_text='Option values, e.g. {"size": "M", "colour": "red"}.'
+    )
+    tracked = models.BooleanField(
+        default=True, help_text="Untracked variants have infinite stock: sales never run out."
+    )
+    allow_backorder = models.BooleanField(
+        "sell when out of stock",
+        default=False,
+        help_text="Orders may allocate more than is available (channels keep selling at 0).",
+    )
+    reorder_point = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Flag the variant when total available falls to this."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self):
+        return self.sku
+
+    @property
+    def display_name(self):
+        return self.name or self.product.name
+
+
+class Location(models.Model):
+    class Kind(models.TextChoices):
+        WAREHOUSE = "warehouse", "Warehouse"
+        STORE = "store", "Store"
+        SUPPLIER = "supplier", "Supplier"
+        TRANSIT = "transit", "In transit"
+
+    code = models.CharField(max_length=32, unique=True, help_text="Short code used in files.")
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WAREHOUSE)
+    allow_negative = models.BooleanField(
+        "may go negative",
+        default=False,
+        help_text="Allow on hand below zero here (e.g. sell before the goods are booked in).",
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+
+class StockLevel(models.Model):
+    """The cached balance of one variant at one location; always equal to its ledger."""
+
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="levels")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="levels")
+    on_hand = models.IntegerField(default=0)
+    allocated = models.IntegerField(default=0)
+    available = models.GeneratedField(
+        expression=F("on_hand") - F("allocated"),
+        output_field=models.IntegerField(),
+        db_persist=True,
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["variant_id", "location_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["variant", "location"], name="stocklevel_one_per_place"
+            ),
+            models.CheckConstraint(
+                condition=Q(allocated__gte=0), name="stocklevel_allocated_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["location", "variant"])]
+        permissions = [
+            ("adjust_stock", "Can adjust stock (increment, decrement, allocate, count)"),
+            ("move_stock", "Can move stock between locations"),
+            ("import_stock", "Can import stock and catalog files"),
+        ]
+
+    def __str__(self):
+        return f"{self.variant_id}@{self.location_id}"
+
+
+class Action(models.TextChoices):
+    INCREMENT = "increment", "Increment"
+    DECREMENT = "decrement", "Decrement"
+    ALLOCATE = "allocate", "Allocate"
+    DEALLOCATE = "deallocate", "Deallocate"
+    MOVE = "move", "Move"
+    COUNT = "count", "Count"
+
+
+class Source(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    IMPORT = "import", "Import"
+    COMMAND = "command", "Command"
+    CHANNEL = "channel", "Channel"
+    SYSTEM = "system", "System"
+
+
+class Movement(models.Model):
+    """One movement document: a single reason, reference, user and source for its ledger lines."""
+
+    reason = models.CharField(max_length=255, blank=True)
+    reference = models.CharField(max_length=255, blank=True, db_index=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    line_count = models.PositiveIntegerField(default=0)
+    failed_lines = models.JSONField(
+        default=list, blank=True, help_text="Lines refused in partial mode, with their reasons."
+    )
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self):
+        return f"Movement #{self.pk}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise LedgerImmutable(
+                f"Movement #{self.pk} is part of the ledger and cannot be changed"
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LedgerImmutable(f"Movement #{self.pk} is part of the ledger and cannot be deleted")
+
+
+class LedgerQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise LedgerImmutable("Ledger rows cannot be changed; record a compensating movement")
+
+    def delete(self):
+        raise LedgerImmutable("Ledger rows cannot be deleted; record a compensating movement")
+
+
+class StockTransaction(models.Model):
+    """One immutable ledger line: what changed at one level and the balances after it."""
+
+    movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="lines")
+    line = models.PositiveIntegerField(help_text="The request line this ledger row comes from.")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="transactions")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="transactions")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    quantity = models.IntegerField(
+        help_text="The quantity asked for (a count: the number counted)."
+    )
+    on_hand_change = models.IntegerField(default=0)
+    allocated_change = models.IntegerField(default=0)
+    on_hand_after = models.IntegerField()
+    allocated_after = models.IntegerField()
+    group = models.UUIDField(
+        null=True, blank=True, help_text="Ties the two halves of a move together."
+    )
+    created_at = models.DateTimeField(db_index=True)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["variant", "location", "id"])]
+        verbose_name = "ledger entry"
+        verbose_name_plural = "ledger"
+
+    def __str__(self):
+        return f"#{self.pk} {self.action} {self.quantity} {self.variant_id}@{self.location_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise LedgerImmutable(f"Ledger entry #{self.pk} cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LedgerImmutable(f"Ledger entry #{self.pk} cannot be deleted")
+
+    @property
+    def available_after(self):
+        return self.on_hand_after - self.allocated_after

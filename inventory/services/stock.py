@@ -1,0 +1,460 @@
+"""The one service that changes stock.
+
+Every mutation, from the admin, an import, a command or a channel, is a call to
+`stock_apply`: one movement document whose ledger lines and level changes commit together
+or not at all. `movement_reverse` undoes a document with a compensating one.
+"""
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inventory import exceptions as err
+from inventory.exceptions import LineError, StockRefused
+from inventory.models import Action, Location, Movement, StockTransaction, Variant
+from inventory.services.levels import lock_levels, write_levels
+from inventory.signals import stock_changed
+
+DELTA_ACTIONS = {
+    Action.INCREMENT,
+    Action.DECREMENT,
+    Action.ALLOCATE,
+    Action.DEALLOCATE,
+    Action.MOVE,
+}
+ALL_ACTIONS = {a.value for a in Action}
+
+
+@dataclass(frozen=True)
+class StockLine:
+    """One requested change. Name the variant by `sku` or `variant_id` and the location by
+    `location` (its code) or `location_id`; a move also names `to_location(_id)`.
+    `expected` is the on hand the caller believes it is replacing (compare-and-set)."""
+
+    action: str
+    quantity: int
+    sku: str | None = None
+    location: str | None = None
+    variant_id: int | None = None
+    location_id: int | None = None
+    to_location: str | None = None
+    to_location_id: int | None = None
+    expected: int | None = None
+
+    def fingerprint(self):
+        return [
+            self.action,
+            self.quantity,
+            self.sku,
+            self.location,
+            self.variant_id,
+            self.location_id,
+            self.to_location,
+            self.to_location_id,
+            self.expected,
+        ]
+
+
+@dataclass
+class StockResult:
+    """What a call did: its movement (None when nothing applied), ledger rows, refused lines,
+    and the balances after it per (variant_id, location_id)."""
+
+    movement: Movement | None
+    transactions: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    replayed: bool = False
+
+    @property
+    def balances(self):
+        latest = {}
+        for tx in sorted(self.transactions, key=lambda t: t.pk or 0):
+            latest[(tx.variant_id, tx.location_id)] = (tx.on_hand_after, tx.allocated_after)
+        return latest
+
+
+def stock_apply(
+    *,
+    lines,
+    source,
+    reason="",
+    reference="",
+    user=None,
+    key=None,
+    partial=False,
+    reverses=None,
+):
+    """Apply the lines as one movement document, all or nothing (or, with partial=True, every
+    valid line, reporting the others). A repeated `key` returns the first result."""
+    lines = list(lines)
+    payload_hash = _payload_hash(lines, source, reason, reference, partial) if key else ""
+    if key:
+        first = Movement.objects.filter(idempotency_key=key).first()
+        if first is not None:
+            return _replay(first, payload_hash)
+    try:
+        with transaction.atomic():
+            return _apply(
+                lines,
+                source=source,
+                reason=reason,
+                reference=reference,
+                user=user,
+                key=key,
+                payload_hash=payload_hash,
+                partial=partial,
+                reverses=reverses,
+            )
+    except IntegrityError:
+        # A concurrent call with the same key committed first.
+        first = Movement.objects.filter(idempotency_key=key).first() if key else None
+        if first is None:
+            raise
+        return _replay(first, payload_hash)
+
+
+def movement_reverse(*, movement, source, user=None, reason=""):
+    """Record a compensating movement that undoes `movement` line by line."""
+    if Movement.objects.filter(reverses=movement).exists():
+        raise err.AlreadyReversed(f"Movement #{movement.pk} has already been reversed")
+    lines = _compensating_lines(movement)
+    if not lines:
+        raise err.NothingToReverse(f"Movement #{movement.pk} changed no stock; nothing to reverse")
+    try:
+        return stock_apply(
+            lines=lines,
+            source=source,
+            user=user,
+            reason=reason or f"Reversal of movement #{movement.pk}",
+            reference=f"reverses #{movement.pk}",
+            reverses=movement,
+        )
+    except IntegrityError as exc:  # the one-to-one on `reverses`: a concurrent reversal won
+        raise err.AlreadyReversed(f"Movement #{movement.pk} has already been reversed") from exc
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _apply(lines, *, source, reason, reference, user, key, payload_hash, partial, reverses):
+    errors = []
+    resolved = _resolve(lines, errors)
+    pairs = set()
+    for r in resolved:
+        pairs.add((r.variant_id, r.location_id))
+        if r.to_location_id is not None:
+            pairs.add((r.variant_id, r.to_location_id))
+    states = lock_levels(pairs)
+
+    now = timezone.now()
+    rows = []
+    for r in resolved:
+        line_rows = _apply_line(r, states, errors, now)
+        rows.extend(line_rows)
+    if key:
+        # A same-key call that was waiting for our locks re-checks after getting them.
+        first = Movement.objects.filter(idempotency_key=key).first()
+        if first is not None:
+            return _replay(first, payload_hash)
+    if errors and not partial:
+        _name_errors(errors, lines)
+        raise StockRefused(sorted(errors, key=lambda e: e.line))
+    if errors:
+        _name_errors(errors, lines)
+        errors.sort(key=lambda e: e.line)
+    if not rows:
+        return StockResult(movement=None, errors=errors)
+
+    movement = Movement.objects.create(
+        reason=reason[:255],
+        reference=reference[:255],
+        source=source,
+        user=user,
+        idempotency_key=key,
+        payload_hash=payload_hash,
+        reverses=reverses,
+        line_count=len(rows),
+        failed_lines=[e.as_dict() for e in errors],
+    )
+    for row in rows:
+        row.movement = movement
+    StockTransaction.objects.bulk_create(rows, batch_size=2000)
+    write_levels(states.values())
+    touched = frozenset((row.variant_id, row.location_id) for row in rows)
+    stock_changed.send(
+        sender=Movement,
+        movement=movement,
+        pairs=touched,
+        variant_ids=frozenset(v for v, _ in touched),
+        location_ids=frozenset(loc for _, loc in touched),
+    )
+    return StockResult(movement=movement, transactions=rows, errors=errors)
+
+
+@dataclass
+class _Resolved:
+    line: int
+    action: str
+    quantity: int
+    variant_id: int
+    location_id: int
+    to_location_id: int | None
+    expected: int | None
+
+
+def _resolve(lines, errors):
+    """Check each line's shape and turn SKUs and location codes into ids (two queries at most)."""
+    skus = {ln.sku for ln in lines if ln.variant_id is None and ln.sku is not None}
+    codes = {ln.location for ln in lines if ln.location_id is None and ln.location is not None}
+    codes |= {ln.to_location for ln in lines if ln.to_location_id is None and ln.to_location}
+    sku_ids = dict(Variant.objects.filter(sku__in=skus).values_list("sku", "pk")) if skus else {}
+    code_ids = (
+        dict(Location.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
+    )
+
+    resolved = []
+    for number, ln in enumerate(lines, start=1):
+        problem = _shape_problem(ln)
+        if problem:
+            errors.append(LineError(number, *problem, sku=ln.sku or "", location=ln.location or ""))
+            continue
+        variant_id = ln.variant_id if ln.variant_id is not None else sku_ids.get(ln.sku)
+        location_id = ln.location_id if ln.location_id is not None else code_ids.get(ln.location)
+        to_id = ln.to_location_id
+        if to_id is None and ln.to_location:
+            to_id = code_ids.get(ln.to_location)
+        if variant_id is None:
+            errors.append(_unknown_sku(number, ln.sku))
+            continue
+        if location_id is None:
+            errors.append(_unknown_location(number, ln.location, ln.sku))
+            continue
+        if ln.action == Action.MOVE:
+            if to_id is None:
+                errors.append(_unknown_location(number, ln.to_location, ln.sku))
+                continue
+            if to_id == location_id:
+                errors.append(
+                    LineError(number, err.SAME_LOCATION, "a move needs two different locations")
+                )
+                continue
+        resolved.append(
+            _Resolved(
+                number, ln.action, ln.quantity, variant_id, location_id,
+                to_id if ln.action == Action.MOVE else None, ln.expected,
+            )
+        )  # fmt: skip
+    return resolved
+
+
+def _shape_problem(ln):
+    if ln.action not in ALL_ACTIONS:
+        return err.INVALID_ACTION, (
+            f"unknown action {ln.action!r}; use one of {', '.join(sorted(ALL_ACTIONS))}"
+        )
+    q = ln.quantity
+    if isinstance(q, bool) or not isinstance(q, int):
+        return err.INVALID_QUANTITY, f"quantity {q!r} is not a whole number"
+    if ln.action == Action.COUNT and q < 0:
+        return err.INVALID_QUANTITY, f"a count cannot be negative (got {q})"
+    if ln.action != Action.COUNT and q <= 0:
+        return err.INVALID_QUANTITY, f"quantity must be at least 1 for {ln.action} (got {q})"
+    if ln.expected is not None and (
+        isinstance(ln.expected, bool) or not isinstance(ln.expected, int)
+    ):
+        return err.INVALID_QUANTITY, f"expected on hand {ln.expected!r} is not a whole number"
+    if (ln.variant_id is None and not ln.sku) or (ln.location_id is None and not ln.location):
+        return err.INVALID_ACTION, "each line needs a SKU and a location"
+    if ln.action == Action.MOVE and ln.to_location_id is None and not ln.to_location:
+        return err.INVALID_ACTION, "a move needs a destination location"
+    return None
+
+
+def _unknown_sku(number, sku):
+    return LineError(number, err.UNKNOWN_SKU, f"unknown SKU {sku!r}", sku=sku or "")
+
+
+def _unknown_location(number, code, sku):
+    return LineError(
+        number,
+        err.UNKNOWN_LOCATION,
+        f"unknown location {code!r}",
+        sku=sku or "",
+        location=code or "",
+    )
+
+
+def _apply_line(r, states, errors, now):
+    """Apply one resolved line to the in-memory states; return its ledger rows ([] if refused)."""
+    source = states.get((r.variant_id, r.location_id))
+    if source is None:  # the variant or location id does not exist
+        errors.append(LineError(r.line, err.UNKNOWN_SKU, "unknown variant or location id"))
+        return []
+    target = None
+    if r.action == Action.MOVE:
+        target = states.get((r.variant_id, r.to_location_id))
+        if target is None:
+            errors.append(LineError(r.line, err.UNKNOWN_LOCATION, "unknown destination location"))
+            return []
+    problem = _rule_problem(r, source)
+    if problem:
+        errors.append(LineError(r.line, *problem))
+        return []
+
+    q = r.quantity
+    before = (source.on_hand, source.allocated)
+    if r.action == Action.INCREMENT:
+        source.on_hand += q
+    elif r.action in (Action.DECREMENT, Action.MOVE):
+        source.on_hand -= q
+    elif r.action == Action.ALLOCATE:
+        source.allocated += q
+    elif r.action == Action.DEALLOCATE:
+        source.allocated -= q
+    elif r.action == Action.COUNT:
+        source.on_hand = q
+    source.dirty = True
+    group = uuid.uuid4() if target is not None else None
+    rows = [_ledger_row(r, source, before, group, now)]
+    if target is not None:
+        before = (target.on_hand, target.allocated)
+        target.on_hand += q
+        target.dirty = True
+        rows.append(_ledger_row(r, target, before, group, now))
+    return rows
+
+
+def _rule_problem(r, s):
+    """The stock rule this line breaks at level `s`, as (code, message), or None."""
+    q = r.quantity
+    if r.expected is not None and s.on_hand != r.expected:
+        return err.STALE, (
+            f"stale: expected on hand {r.expected} but it is {s.on_hand} now "
+            "(it changed since it was read); reload and try again"
+        )
+    infinite = not s.tracked
+    if r.action in (Action.DECREMENT, Action.MOVE):
+        if not (infinite or s.allow_negative) and s.available < q:
+            return err.INSUFFICIENT_STOCK, (
+                f"insufficient stock: available {s.available}, cannot {r.action} {q}"
+            )
+    elif r.action == Action.ALLOCATE:
+        if not (infinite or s.allow_backorder) and s.available < q:
+            return err.INSUFFICIENT_STOCK, (
+                f"insufficient stock: available {s.available}, cannot allocate {q}"
+            )
+    elif r.action == Action.DEALLOCATE and s.allocated < q:
+        return err.INSUFFICIENT_ALLOCATED, (f"only {s.allocated} allocated, cannot deallocate {q}")
+    return None
+
+
+def _ledger_row(r, state, before, group, now):
+    return StockTransaction(
+        line=r.line,
+        variant_id=state.variant_id,
+        location_id=state.location_id,
+        action=r.action,
+        quantity=r.quantity,
+        on_hand_change=state.on_hand - before[0],
+        allocated_change=state.allocated - before[1],
+        on_hand_after=state.on_hand,
+        allocated_after=state.allocated,
+        group=group,
+        created_at=now,
+    )
+
+
+def _name_errors(errors, lines):
+    """Fill in the SKU and location code of errors on lines that named them by id."""
+    by_line = {i: ln for i, ln in enumerate(lines, start=1)}
+    variant_ids = {by_line[e.line].variant_id for e in errors if not e.sku}
+    location_ids = {by_line[e.line].location_id for e in errors if not e.location}
+    skus = dict(Variant.objects.filter(pk__in=variant_ids - {None}).values_list("pk", "sku"))
+    codes = dict(Location.objects.filter(pk__in=location_ids - {None}).values_list("pk", "code"))
+    for i, e in enumerate(errors):
+        ln = by_line[e.line]
+        sku = e.sku or ln.sku or skus.get(ln.variant_id, "")
+        code = e.location or ln.location or codes.get(ln.location_id, "")
+        where = " at ".join(part for part in (sku, code) if part)
+        plain = not where or e.code in (err.UNKNOWN_SKU, err.UNKNOWN_LOCATION)
+        message = e.message if plain else f"{where}: {e.message}"
+        errors[i] = LineError(e.line, e.code, message, sku=sku, location=code)
+
+
+def _payload_hash(lines, source, reason, reference, partial):
+    payload = {
+        "lines": [ln.fingerprint() for ln in lines],
+        "source": source,
+        "reason": reason,
+        "reference": reference,
+        "partial": partial,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _replay(movement, payload_hash):
+    if movement.payload_hash != payload_hash:
+        raise err.IdempotencyConflict(
+            f"idempotency key {movement.idempotency_key!r} was already used for a different "
+            f"request (movement #{movement.pk}); use a new key for a new change"
+        )
+    rows = list(movement.lines.order_by("pk"))
+    errors = [LineError(**e) for e in movement.failed_lines]
+    return StockResult(movement=movement, transactions=rows, errors=errors, replayed=True)
+
+
+_INVERSE = {
+    Action.INCREMENT: Action.DECREMENT,
+    Action.DECREMENT: Action.INCREMENT,
+    Action.ALLOCATE: Action.DEALLOCATE,
+    Action.DEALLOCATE: Action.ALLOCATE,
+}
+
+
+def _compensating_lines(movement):
+    """Lines that undo each ledger row of `movement`, in reverse order."""
+    rows = list(movement.lines.order_by("-pk"))
+    halves = {}
+    for row in rows:
+        if row.action == Action.MOVE:
+            halves.setdefault(row.group, {})["out" if row.on_hand_change < 0 else "in"] = row
+    lines = []
+    for row in rows:
+        if row.action == Action.MOVE:
+            if row.on_hand_change < 0:
+                continue  # each move is reversed once, from its incoming half
+            out, into = halves[row.group]["out"], row
+            lines.append(
+                StockLine(
+                    action=Action.MOVE,
+                    quantity=into.on_hand_change,
+                    variant_id=row.variant_id,
+                    location_id=into.location_id,
+                    to_location_id=out.location_id,
+                )
+            )
+        elif row.action == Action.COUNT:
+            if row.on_hand_change:
+                action = Action.DECREMENT if row.on_hand_change > 0 else Action.INCREMENT
+                lines.append(
+                    StockLine(
+                        action=action,
+                        quantity=abs(row.on_hand_change),
+                        variant_id=row.variant_id,
+                        location_id=row.location_id,
+                    )
+                )
+        else:
+            lines.append(
+                StockLine(
+                    action=_INVERSE[row.action],
+                    quantity=row.quantity,
+                    variant_id=row.variant_id,
+                    location_id=row.location_id,
+                )
+            )
+    return lines

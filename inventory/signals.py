@@ -1,0 +1,10 @@
+"""Announcements of the stock domain. Receivers live in other apps (connectors)."""
+
+from django.dispatch import Signal
+
+# Sent by the stock service inside the transaction, after the ledger rows are written.
+# kwargs: movement (Movement), pairs (frozenset of (variant_id, location_id)),
+#         variant_ids (frozenset), location_ids (frozenset).
+# A receiver may write its own rows in the same transaction; anything else (I/O,
+# queueing) belongs in transaction.on_commit(..., robust=True).
+stock_changed = Signal()
