@@ -16,7 +16,7 @@ from django.utils import timezone
 from inventory import exceptions as err
 from inventory.exceptions import LineError, StockRefused
 from inventory.models import Action, Location, Movement, StockTransaction, Variant
-from inventory.services.levels import lock_levels, write_levels
+from inventory.services.stock_sql import db, lock_levels, write_document
 from inventory.signals import stock_changed
 
 DELTA_ACTIONS = {
@@ -61,20 +61,42 @@ class StockLine:
 
 @dataclass
 class StockResult:
-    """What a call did: its movement (None when nothing applied), ledger rows, refused lines,
-    and the balances after it per (variant_id, location_id)."""
+    """What a call did: its movement (None when nothing applied), its ledger rows, the lines
+    refused (partial mode), and whether it was a replay of an earlier call with its key."""
 
     movement: Movement | None
-    transactions: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     replayed: bool = False
+    # (id, *row) tuples from the write path; model instances are built only when asked for.
+    rows: list = field(default_factory=list, repr=False)
+    _transactions: list | None = field(default=None, repr=False)
+
+    @property
+    def transactions(self):
+        """The ledger rows written (or, for a replay, first written), as StockTransactions."""
+        if self._transactions is None:
+            self._transactions = [_instance(self.movement, row) for row in self.rows]
+        return self._transactions
 
     @property
     def balances(self):
-        latest = {}
-        for tx in sorted(self.transactions, key=lambda t: t.pk or 0):
-            latest[(tx.variant_id, tx.location_id)] = (tx.on_hand_after, tx.allocated_after)
-        return latest
+        """{(variant_id, location_id): (on_hand, allocated)} after this movement."""
+        return {
+            (tx.variant_id, tx.location_id): (tx.on_hand_after, tx.allocated_after)
+            for tx in sorted(self.transactions, key=lambda t: t.pk)
+        }
+
+
+def _instance(movement, row):
+    pk, line, variant_id, location_id, action, quantity, ohc, ac, oha, aa, group, created = row
+    tx = StockTransaction(
+        id=pk, movement=movement, line=line, variant_id=variant_id, location_id=location_id,
+        action=action, quantity=quantity, on_hand_change=ohc, allocated_change=ac,
+        on_hand_after=oha, allocated_after=aa, group=group, created_at=created,
+    )  # fmt: skip
+    tx._state.adding = False
+    tx._state.db = "default"
+    return tx
 
 
 def stock_apply(
@@ -148,12 +170,13 @@ def _apply(lines, *, source, reason, reference, user, key, payload_hash, partial
         pairs.add((r.variant_id, r.location_id))
         if r.to_location_id is not None:
             pairs.add((r.variant_id, r.to_location_id))
-    states = lock_levels(pairs)
+    conn = db()
+    states = lock_levels(conn, pairs)
 
     now = timezone.now()
     rows = []
     for r in resolved:
-        line_rows = _apply_line(r, states, errors, now)
+        line_rows = _apply_line(r, states, errors)
         rows.extend(line_rows)
     if key:
         # A same-key call that was waiting for our locks re-checks after getting them.
@@ -169,22 +192,23 @@ def _apply(lines, *, source, reason, reference, user, key, payload_hash, partial
     if not rows:
         return StockResult(movement=None, errors=errors)
 
-    movement = Movement.objects.create(
-        reason=reason[:255],
-        reference=reference[:255],
-        source=source,
-        user=user,
-        idempotency_key=key,
-        payload_hash=payload_hash,
-        reverses=reverses,
-        line_count=len(rows),
-        failed_lines=[e.as_dict() for e in errors],
-    )
-    for row in rows:
-        row.movement = movement
-    StockTransaction.objects.bulk_create(rows, batch_size=2000)
-    write_levels(states.values())
-    touched = frozenset((row.variant_id, row.location_id) for row in rows)
+    movement = {
+        "reason": reason[:255],
+        "reference": reference[:255],
+        "source": str(source),
+        "user_id": user.pk if user is not None else None,
+        "created_at": now,
+        "idempotency_key": key,
+        "payload_hash": payload_hash,
+        "reverses_id": reverses.pk if reverses is not None else None,
+        "line_count": len(rows),
+        "failed_lines": [e.as_dict() for e in errors],
+    }
+    movement_id, ids = write_document(conn, movement, rows, states.values(), now)
+    movement = Movement(id=movement_id, **movement)
+    movement._state.adding = False
+    movement._state.db = "default"
+    touched = frozenset((row[1], row[2]) for row in rows)
     stock_changed.send(
         sender=Movement,
         movement=movement,
@@ -192,7 +216,8 @@ def _apply(lines, *, source, reason, reference, user, key, payload_hash, partial
         variant_ids=frozenset(v for v, _ in touched),
         location_ids=frozenset(loc for _, loc in touched),
     )
-    return StockResult(movement=movement, transactions=rows, errors=errors)
+    rows = [(pk, *row, now) for pk, row in zip(ids, rows, strict=True)]
+    return StockResult(movement=movement, errors=errors, rows=rows)
 
 
 @dataclass
@@ -244,7 +269,7 @@ def _resolve(lines, errors):
                 continue
         resolved.append(
             _Resolved(
-                number, ln.action, ln.quantity, variant_id, location_id,
+                number, str(ln.action), ln.quantity, variant_id, location_id,
                 to_id if ln.action == Action.MOVE else None, ln.expected,
             )
         )  # fmt: skip
@@ -288,7 +313,7 @@ def _unknown_location(number, code, sku):
     )
 
 
-def _apply_line(r, states, errors, now):
+def _apply_line(r, states, errors):
     """Apply one resolved line to the in-memory states; return its ledger rows ([] if refused)."""
     source = states.get((r.variant_id, r.location_id))
     if source is None:  # the variant or location id does not exist
@@ -319,12 +344,12 @@ def _apply_line(r, states, errors, now):
         source.on_hand = q
     source.dirty = True
     group = uuid.uuid4() if target is not None else None
-    rows = [_ledger_row(r, source, before, group, now)]
+    rows = [_ledger_row(r, source, before, group)]
     if target is not None:
         before = (target.on_hand, target.allocated)
         target.on_hand += q
         target.dirty = True
-        rows.append(_ledger_row(r, target, before, group, now))
+        rows.append(_ledger_row(r, target, before, group))
     return rows
 
 
@@ -352,19 +377,19 @@ def _rule_problem(r, s):
     return None
 
 
-def _ledger_row(r, state, before, group, now):
-    return StockTransaction(
-        line=r.line,
-        variant_id=state.variant_id,
-        location_id=state.location_id,
-        action=r.action,
-        quantity=r.quantity,
-        on_hand_change=state.on_hand - before[0],
-        allocated_change=state.allocated - before[1],
-        on_hand_after=state.on_hand,
-        allocated_after=state.allocated,
-        group=group,
-        created_at=now,
+def _ledger_row(r, state, before, group):
+    """A ledger row as a tuple in LEDGER_COLUMNS order, without movement_id and created_at."""
+    return (
+        r.line,
+        state.variant_id,
+        state.location_id,
+        r.action,
+        r.quantity,
+        state.on_hand - before[0],
+        state.allocated - before[1],
+        state.on_hand,
+        state.allocated,
+        group,
     )
 
 
@@ -402,9 +427,10 @@ def _replay(movement, payload_hash):
             f"idempotency key {movement.idempotency_key!r} was already used for a different "
             f"request (movement #{movement.pk}); use a new key for a new change"
         )
-    rows = list(movement.lines.order_by("pk"))
     errors = [LineError(**e) for e in movement.failed_lines]
-    return StockResult(movement=movement, transactions=rows, errors=errors, replayed=True)
+    result = StockResult(movement=movement, errors=errors, replayed=True)
+    result._transactions = list(movement.lines.order_by("pk"))
+    return result
 
 
 _INVERSE = {
