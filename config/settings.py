@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
     "import_export",
+    "config",  # the run / embedded_redis commands
     "inventory",
     "connectors",
 ]

@@ -19,7 +19,8 @@ def _locations():
 
 
 class AdjustStockForm(forms.Form):
-    action = forms.ChoiceField(choices=ADJUST_ACTIONS)
+    # Not named "action": the changelist's bulk actions post their own "action" field.
+    operation = forms.ChoiceField(choices=ADJUST_ACTIONS, label="Action")
     location = forms.ModelChoiceField(queryset=_locations(), to_field_name="pk")
     quantity = forms.IntegerField(
         min_value=0, help_text="Whole units. For a count: the number counted (0 allowed)."
@@ -46,13 +47,13 @@ class AdjustStockForm(forms.Form):
         data = self.cleaned_data
         location = data["location"]
         expected = None
-        if data["action"] == Action.COUNT and len(variant_ids) == 1:
+        if data["operation"] == Action.COUNT and len(variant_ids) == 1:
             expected = self.seen_on_hand(location.pk)
             if expected is None:
                 expected = 0  # no level was shown: there was none, i.e. 0 on hand
         return [
             StockLine(
-                action=data["action"],
+                action=data["operation"],
                 quantity=data["quantity"],
                 variant_id=variant_id,
                 location_id=location.pk,

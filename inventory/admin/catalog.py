@@ -91,7 +91,6 @@ class VariantAdmin(admin.ModelAdmin):
     )
     actions = ["adjust_selected", "move_selected"]
     show_full_result_count = False
-    list_per_page = 50
 
     def get_queryset(self, request):
         return selectors.variants_with_totals(super().get_queryset(request))
@@ -149,7 +148,7 @@ class VariantAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             '<tr><td>{}</td><td><a href="{}">#{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
-            "<td>{:+d}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     tx.created_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -158,7 +157,7 @@ class VariantAdmin(admin.ModelAdmin):
                     tx.location.code,
                     tx.get_action_display(),
                     tx.quantity,
-                    tx.on_hand_change,
+                    f"{tx.on_hand_change:+d}",
                     tx.on_hand_after,
                     tx.available_after,
                     tx.movement.get_source_display(),

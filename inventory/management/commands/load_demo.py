@@ -1,0 +1,124 @@
+"""A small demo catalog with stock, and a demo login; safe to run again (changes nothing then)."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from inventory.models import Location, Product, Source, Variant
+from inventory.roles import CLERK, MANAGER, VIEWER
+from inventory.services import StockLine, stock_apply
+
+LOCATIONS = [
+    ("WH1", "Main warehouse", Location.Kind.WAREHOUSE, False),
+    ("STORE", "High Street store", Location.Kind.STORE, False),
+    ("POPUP", "Weekend pop-up", Location.Kind.STORE, True),
+]
+CATALOG = [
+    (
+        "Organic cotton T-shirt",
+        "TEE",
+        [{"size": s, "colour": c} for c in ("black", "white") for s in ("S", "M", "L")],
+    ),
+    ("Enamel mug", "MUG", [{"colour": c} for c in ("blue", "green")]),
+    ("Canvas tote bag", "TOTE", [{}]),
+    ("Hand-thrown bowl", "BOWL", [{"size": s} for s in ("small", "large")]),
+]
+STAFF = [("viewer", VIEWER), ("clerk", CLERK), ("manager", MANAGER)]
+
+
+class Command(BaseCommand):
+    help = "Load a small demo catalog (locations, products, variants, stock) and a demo login."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-login", action="store_true", help="skip the demo users")
+
+    def handle(self, *args, **opts):
+        with transaction.atomic():
+            created = self._catalog()
+        if created:
+            self._stock()
+        self.stdout.write(
+            f"demo catalog: {Variant.objects.count()} variants at "
+            f"{Location.objects.count()} locations"
+        )
+        if not opts["no_login"]:
+            self._logins()
+
+    def _catalog(self):
+        for code, name, kind, negative in LOCATIONS:
+            Location.objects.get_or_create(
+                code=code, defaults={"name": name, "kind": kind, "allow_negative": negative}
+            )
+        created = 0
+        for name, prefix, options in CATALOG:
+            product, _ = Product.objects.get_or_create(name=name)
+            for opt in options:
+                sku = "-".join([prefix, *(v[:3].upper() for v in opt.values())])
+                _, made = Variant.objects.get_or_create(
+                    sku=sku, defaults={"product": product, "options": opt, "reorder_point": 5}
+                )
+                created += made
+        Variant.objects.get_or_create(
+            sku="GIFT-CARD",
+            defaults={
+                "product": Product.objects.get_or_create(name="Gift card")[0],
+                "tracked": False,
+            },
+        )
+        return created
+
+    def _stock(self):
+        lines = []
+        for i, variant in enumerate(Variant.objects.filter(tracked=True).order_by("sku")):
+            lines.append(
+                StockLine(
+                    action="count",
+                    quantity=10 + (i * 7) % 40,
+                    variant_id=variant.pk,
+                    location="WH1",
+                )
+            )
+            lines.append(
+                StockLine(
+                    action="count", quantity=(i * 3) % 9, variant_id=variant.pk, location="STORE"
+                )
+            )
+        stock_apply(
+            lines=lines,
+            source=Source.SYSTEM,
+            reason="Demo opening stock",
+            reference="load_demo",
+            key="demo-opening-stock",
+        )
+
+    def _logins(self):
+        """One superuser plus a user per role, sharing a password kept in var/."""
+        path = settings.VAR_DIR / "demo-login.txt"
+        if path.exists():
+            password = path.read_text().strip()
+        else:
+            password = "demo-" + secrets.token_urlsafe(9)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(password + "\n")
+            path.chmod(0o600)
+        User = get_user_model()
+        admin, _ = User.objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
+        admin.set_password(password)
+        admin.save()
+        for username, role in STAFF:
+            user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+            user.set_password(password)
+            user.save()
+            user.groups.set([Group.objects.get(name=role)])
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"demo login: admin / {password}   (also viewer, clerk, manager with the same "
+                "password, one per role)"
+            )
+        )

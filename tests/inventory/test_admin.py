@@ -1,0 +1,295 @@
+"""The admin as staff use it: pages, roles, stock forms, the read-only ledger, query counts."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from inventory.models import Location, Movement, Source, StockLevel, StockTransaction
+from inventory.roles import CLERK, VIEWER, sync_roles
+from inventory.services import StockLine, stock_apply
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop(make):
+    sync_roles()
+    wh = make.location("WH1")
+    store = make.location("STORE", kind="store")
+    tee = make.variant("TEE-M", barcode="4006381333931")
+    make.stock(tee, wh, 10)
+    return tee, wh, store
+
+
+def login(client, make, username, **kwargs):
+    make.user(username, **kwargs)
+    client.login(username=username, password="pw-for-tests-1")
+    return client
+
+
+@pytest.fixture
+def superuser_client(client, make):
+    return login(client, make, "boss", superuser=True)
+
+
+@pytest.fixture
+def viewer_client(client, make):
+    return login(client, make, "vera", role=VIEWER)
+
+
+@pytest.fixture
+def clerk_client(client, make):
+    return login(client, make, "carl", role=CLERK)
+
+
+def on_hand(variant, location):
+    lv = StockLevel.objects.filter(variant=variant, location=location).first()
+    return lv.on_hand if lv else 0
+
+
+def adjust_url(variant):
+    return reverse("admin:inventory_variant_adjust", args=[variant.pk])
+
+
+def adjust_form(client, variant):
+    """GET the adjust form as a browser would and return its hidden fields."""
+    page = client.get(adjust_url(variant)).content.decode()
+    return dict(re.findall(r'<input type="hidden" name="(token|seen)" value="([^"]*)"', page))
+
+
+# ---------------------------------------------------------------- pages
+
+
+def test_every_page_renders_for_a_superuser(superuser_client, shop):
+    tee, _, _ = shop
+    movement = Movement.objects.first()
+    tx = StockTransaction.objects.first()
+    urls = [
+        reverse("admin:index"),
+        reverse("admin:inventory_product_changelist"),
+        reverse("admin:inventory_product_add"),
+        reverse("admin:inventory_product_change", args=[tee.product_id]),
+        reverse("admin:inventory_variant_changelist"),
+        reverse("admin:inventory_variant_changelist") + "?q=TEE",
+        reverse("admin:inventory_variant_changelist") + "?stock=out",
+        reverse("admin:inventory_variant_change", args=[tee.pk]),
+        adjust_url(tee),
+        reverse("admin:inventory_variant_move", args=[tee.pk]),
+        reverse("admin:inventory_location_changelist"),
+        reverse("admin:inventory_stocklevel_changelist"),
+        reverse("admin:inventory_movement_changelist"),
+        reverse("admin:inventory_movement_change", args=[movement.pk]),
+        reverse("admin:inventory_movement_reverse", args=[movement.pk]),
+        reverse("admin:inventory_stocktransaction_changelist"),
+        reverse("admin:inventory_stocktransaction_change", args=[tx.pk]),
+    ]
+    for url in urls:
+        assert superuser_client.get(url).status_code == 200, url
+
+
+def test_variant_page_shows_levels_at_every_location_and_recent_movements(superuser_client, shop):
+    tee, _, _ = shop
+    page = superuser_client.get(reverse("admin:inventory_variant_change", args=[tee.pk]))
+    html = page.content.decode()
+    assert "WH1 · Location WH1" in html
+    assert "STORE · Location STORE" in html  # a location with no level yet shows zeros
+    assert "test setup" in html  # the reason of the opening count
+    assert "Adjust stock" in html
+
+
+@pytest.mark.parametrize("term", ["TEE-M", "4006381333931", "Product"])
+def test_variants_are_found_by_sku_barcode_and_name(superuser_client, shop, term):
+    page = superuser_client.get(reverse("admin:inventory_variant_changelist"), {"q": term})
+    assert "TEE-M" in page.content.decode()
+
+
+# ---------------------------------------------------------------- roles
+
+
+def test_a_viewer_sees_stock_but_cannot_change_it(viewer_client, shop):
+    tee, wh, _ = shop
+    page = viewer_client.get(reverse("admin:inventory_variant_change", args=[tee.pk]))
+    assert page.status_code == 200
+    assert "Adjust stock" not in page.content.decode()
+    assert viewer_client.get(adjust_url(tee)).status_code == 403
+    post = viewer_client.post(
+        adjust_url(tee),
+        {"apply": "1", "operation": "increment", "location": wh.pk, "quantity": 5, "token": "x"},
+    )
+    assert post.status_code == 403
+    changelist = viewer_client.get(reverse("admin:inventory_variant_changelist"))
+    assert "adjust_selected" not in changelist.content.decode()
+    assert on_hand(tee, wh) == 10
+
+
+def test_a_clerk_adjusts_stock_through_the_service(clerk_client, shop):
+    tee, wh, _ = shop
+    hidden = adjust_form(clerk_client, tee)
+    response = clerk_client.post(
+        adjust_url(tee),
+        {"apply": "1", "operation": "decrement", "location": wh.pk, "quantity": 3,
+         "reason": "damaged", **hidden},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert on_hand(tee, wh) == 7
+    movement = Movement.objects.first()
+    assert (movement.source, movement.reason, movement.user.username) == (
+        Source.ADMIN, "damaged", "carl",
+    )  # fmt: skip
+
+
+def test_submitting_the_same_form_twice_applies_it_once(clerk_client, shop):
+    tee, wh, _ = shop
+    data = {"apply": "1", "operation": "increment", "location": wh.pk, "quantity": 4,
+            **adjust_form(clerk_client, tee)}  # fmt: skip
+    clerk_client.post(adjust_url(tee), data)
+    clerk_client.post(adjust_url(tee), data)
+    assert on_hand(tee, wh) == 14
+
+
+def test_a_refused_adjustment_shows_why_and_changes_nothing(clerk_client, shop):
+    tee, wh, _ = shop
+    response = clerk_client.post(
+        adjust_url(tee),
+        {"apply": "1", "operation": "decrement", "location": wh.pk, "quantity": 50,
+         **adjust_form(clerk_client, tee)},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "insufficient stock: available 10, cannot decrement 50" in response.content.decode()
+    assert on_hand(tee, wh) == 10
+
+
+def test_a_count_from_a_form_opened_before_a_colleagues_change_is_refused(clerk_client, shop):
+    tee, wh, _ = shop
+    hidden = adjust_form(clerk_client, tee)  # shows 10 on hand
+    stock_apply(
+        lines=[StockLine(action="decrement", quantity=2, variant_id=tee.pk, location_id=wh.pk)],
+        source=Source.CHANNEL,
+    )
+    response = clerk_client.post(
+        adjust_url(tee),
+        {"apply": "1", "operation": "count", "location": wh.pk, "quantity": 10, **hidden},
+    )
+    assert "stale: expected on hand 10 but it is 8 now" in response.content.decode()
+    assert on_hand(tee, wh) == 8
+
+
+def test_a_clerk_moves_stock(clerk_client, shop):
+    tee, wh, store = shop
+    response = clerk_client.post(
+        reverse("admin:inventory_variant_move", args=[tee.pk]),
+        {"apply": "1", "from_location": wh.pk, "to_location": store.pk, "quantity": 4,
+         "token": "move-1"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert (on_hand(tee, wh), on_hand(tee, store)) == (6, 4)
+
+
+def test_a_clerk_adjusts_several_variants_as_one_movement(clerk_client, shop, make):
+    tee, wh, _ = shop
+    cap = make.variant("CAP")
+    changelist = reverse("admin:inventory_variant_changelist")
+    selected = {"action": "adjust_selected", "_selected_action": [tee.pk, cap.pk]}
+    form = clerk_client.post(changelist, selected)
+    assert "Adjust stock of 2 variants" in form.content.decode()
+    response = clerk_client.post(
+        changelist,
+        {**selected, "apply": "1", "operation": "increment", "location": wh.pk, "quantity": 2,
+         "token": "bulk-1"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert (on_hand(tee, wh), on_hand(cap, wh)) == (12, 2)
+    assert Movement.objects.first().line_count == 2
+
+
+def test_a_clerk_reverses_a_movement_and_a_viewer_cannot(client, make, shop):
+    tee, wh, _ = shop
+    done = stock_apply(
+        lines=[StockLine(action="increment", quantity=5, variant_id=tee.pk, location_id=wh.pk)],
+        source=Source.ADMIN,
+    )
+    url = reverse("admin:inventory_movement_reverse", args=[done.movement.pk])
+    login(client, make, "vera", role=VIEWER)
+    assert client.post(url).status_code == 403
+    login(client, make, "carl", role=CLERK)
+    assert client.post(url).status_code == 302
+    assert on_hand(tee, wh) == 10
+    assert Movement.objects.filter(reverses=done.movement).exists()
+
+
+# ---------------------------------------------------------------- the ledger is read-only
+
+
+def test_the_ledger_refuses_edits_and_deletes_even_for_a_superuser(superuser_client, shop):
+    tx = StockTransaction.objects.first()
+    change = reverse("admin:inventory_stocktransaction_change", args=[tx.pk])
+    page = superuser_client.get(change).content.decode()
+    assert 'name="_save"' not in page
+    assert superuser_client.post(change, {"quantity": 999}).status_code == 403
+    delete = reverse("admin:inventory_stocktransaction_delete", args=[tx.pk])
+    assert superuser_client.post(delete, {"post": "yes"}).status_code == 403
+    add = reverse("admin:inventory_stocktransaction_add")
+    assert superuser_client.get(add).status_code == 403
+    changelist = superuser_client.get(reverse("admin:inventory_stocktransaction_changelist"))
+    assert "delete_selected" not in changelist.content.decode()
+    movement = reverse("admin:inventory_movement_delete", args=[tx.movement_id])
+    assert superuser_client.post(movement, {"post": "yes"}).status_code == 403
+    assert StockTransaction.objects.filter(pk=tx.pk, quantity=tx.quantity).exists()
+
+
+# ---------------------------------------------------------------- query counts
+
+
+def _catalog(make, n):
+    """n more variants, each stocked at three locations by its own movement, and n more
+    locations, so that every changelist grows by n rows."""
+    stocked = list(Location.objects.order_by("pk")[:3]) or [make.location() for _ in range(3)]
+    for _ in range(n):
+        make.location()
+        v = make.variant()
+        lines = [StockLine(action="increment", quantity=5, variant_id=v.pk, location_id=loc.pk)
+                 for loc in stocked]  # fmt: skip
+        stock_apply(lines=lines, source=Source.SYSTEM)
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+# Session + user, then the count and the page (+ a filter's choices, the date hierarchy).
+CHANGELISTS = {
+    "admin:inventory_product_changelist": 4,
+    "admin:inventory_variant_changelist": 4,
+    "admin:inventory_location_changelist": 5,
+    "admin:inventory_stocklevel_changelist": 5,
+    "admin:inventory_movement_changelist": 6,
+    "admin:inventory_stocktransaction_changelist": 5,
+}
+
+
+@pytest.mark.parametrize(("name", "pinned"), CHANGELISTS.items())
+def test_changelists_cost_the_same_queries_at_10_and_100_rows(superuser_client, make, name, pinned):
+    sync_roles()
+    _catalog(make, 10)
+    small = _queries(superuser_client, reverse(name))
+    _catalog(make, 90)
+    large = _queries(superuser_client, reverse(name))
+    assert (small, large) == (pinned, pinned)
+
+
+def test_redis_being_down_never_turns_a_stock_change_into_an_error(clerk_client, shop, settings):
+    tee, wh, _ = shop
+    dead = "redis://127.0.0.1:1/0"
+    settings.RQ_QUEUES = {name: {"URL": dead} for name in settings.RQ_QUEUES}
+    response = clerk_client.post(
+        adjust_url(tee),
+        {"apply": "1", "operation": "increment", "location": wh.pk, "quantity": 1,
+         **adjust_form(clerk_client, tee)},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert on_hand(tee, wh) == 11
