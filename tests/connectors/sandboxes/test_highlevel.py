@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from tests.connectors.sandboxes.conftest import HL_HEADERS, HL_LOCATION
+from tests.connectors.sandbox_client import HL_HEADERS, HL_LOCATION
 
 PLATFORM = "highlevel"
 OAUTH = {"client_id": "hl-sandbox-client-id", "client_secret": "hl-sandbox-client-secret"}

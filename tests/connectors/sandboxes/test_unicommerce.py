@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from tests.connectors.sandboxes.conftest import LOGINS
+from tests.connectors.sandbox_client import LOGINS
 
 PLATFORM = "unicommerce"
 CREDENTIALS = {"username": "uniware", "password": "uniware-sandbox-password"}

@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from tests.connectors.sandboxes.conftest import WF_HEADERS
+from tests.connectors.sandbox_client import WF_HEADERS
 
 PLATFORM = "webflow"
 ITEM = "/v2/collections/c1/items/s1/inventory"

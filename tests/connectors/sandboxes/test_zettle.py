@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from connectors.sandboxes.zettle_ledger import LOCATION_UUIDS
-from tests.connectors.sandboxes.conftest import ZETTLE_GRANT
+from tests.connectors.sandbox_client import ZETTLE_GRANT
 
 PLATFORM = "zettle"
 STORE, SUPPLIER, SOLD, BIN = (LOCATION_UUIDS[k] for k in ("STORE", "SUPPLIER", "SOLD", "BIN"))
