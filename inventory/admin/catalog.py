@@ -265,6 +265,9 @@ class VariantAdmin(admin.ModelAdmin):
 
     def _report(self, request, result, variants):
         movement = result.movement
+        if movement is None:
+            self.message_user(request, "Nothing to change: the count equals what is on hand.")
+            return
         if result.replayed:
             self.message_user(
                 request, f"That change was already applied as movement #{movement.pk}.",

@@ -331,6 +331,8 @@ def _apply_line(r, states, errors):
         return []
 
     q = r.quantity
+    if r.action == Action.COUNT and q == source.on_hand:
+        return []  # the count confirms the level: nothing changes, nothing to record
     before = (source.on_hand, source.allocated)
     if r.action == Action.INCREMENT:
         source.on_hand += q

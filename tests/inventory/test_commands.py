@@ -56,6 +56,11 @@ def test_adjust_stock_key_and_expect(shop):
         run("adjust_stock", "TEE-M", "WH1", "count", "5", "--expect", "10")
 
 
+def test_adjust_stock_says_when_a_count_changes_nothing(shop):
+    out = run("adjust_stock", "TEE-M", "WH1", "count", "10")
+    assert "nothing to change: the count equals what is on hand" in out
+
+
 def test_reverse_movement_undoes_it_once(shop):
     run("adjust_stock", "TEE-M", "WH1", "increment", "5")
     movement = Movement.objects.first()

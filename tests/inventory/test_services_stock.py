@@ -144,6 +144,15 @@ def test_count_sets_on_hand_and_the_ledger_records_the_difference(shop, make):
     assert level(tee, wh) == (0, 0, 0)
 
 
+def test_a_count_that_matches_the_level_records_nothing(shop, make):
+    tee, wh, _ = shop
+    make.stock(tee, wh, 4)
+    before = StockTransaction.objects.count()
+    result = apply(line("count", 4), line("count", 0, loc="STORE"))
+    assert result.movement is None
+    assert StockTransaction.objects.count() == before
+
+
 def test_count_cannot_be_negative(shop):
     with pytest.raises(StockRefused, match=r"a count cannot be negative \(got -1\)"):
         apply(line("count", -1))

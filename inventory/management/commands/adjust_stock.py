@@ -49,8 +49,11 @@ class Command(BaseCommand):
         except InventoryError as exc:
             raise CommandError(f"refused, nothing changed: {exc}") from exc
         movement = result.movement
-        note = " (replay of an earlier request: nothing applied)" if result.replayed else ""
-        self.stdout.write(f"movement #{movement.pk}{note}")
+        if movement is None:
+            self.stdout.write("nothing to change: the count equals what is on hand")
+        else:
+            note = " (replay of an earlier request: nothing applied)" if result.replayed else ""
+            self.stdout.write(f"movement #{movement.pk}{note}")
         self._print_balances(opts)
 
     def _print_balances(self, opts):
