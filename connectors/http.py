@@ -2,6 +2,7 @@
 timeouts, and a record of every exchange with its secrets taken out."""
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,22 @@ SECRET_FIELDS = {
 MAX_BODY = 20_000
 
 _local = threading.local()
+
+
+class _StripQueryStrings(logging.Filter):
+    """urllib3 logs each request line at DEBUG, query string included: a token or password
+    sent that way (Unicommerce's GET /authToken) would land in the logs. Keep the path only."""
+
+    def filter(self, record):
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                a.split("?", 1)[0] + "?[query removed]" if isinstance(a, str) and "?" in a else a
+                for a in record.args
+            )
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_StripQueryStrings())
 
 
 def session():

@@ -126,7 +126,13 @@ class Connector:
         if item is not None and self.capabilities.reads_levels:
             level = self.read_levels([item]).get(item.key, "not found")
             return f"authenticated; {item.sku or item.remote_id} shows {level}"
-        return "authenticated"
+        if self.uses_token:
+            return "authenticated"  # the token grant itself proved the credentials
+        return self.probe()
+
+    def probe(self):
+        """Prove static credentials with one cheap authenticated call (no listing needed)."""
+        return "credentials stored; list a variant on this channel to check them with a read"
 
     # ------------------------------------------------------------------ tokens
 

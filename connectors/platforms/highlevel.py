@@ -147,6 +147,15 @@ class HighLevelConnector(Connector):
                 break
         return found
 
+    def probe(self):
+        response = self.request(
+            "GET", "/products/inventory", purpose="read",
+            params={"altId": self.settings["location_id"], "altType": "location", "limit": 1},
+        )  # fmt: skip
+        if response.status_code != 200:
+            self.channel_error(response, "could not list inventory")
+        return "authenticated"
+
     def retry_after(self, response):
         headers = response.headers
         if headers.get("X-RateLimit-Daily-Remaining") == "0":

@@ -1,0 +1,140 @@
+"""Sales channels: an account on a platform, the variants it lists, and every exchange with it."""
+
+from django.db import models
+
+from inventory.models import Location, Variant
+
+
+class Platform(models.TextChoices):
+    HIGHLEVEL = "highlevel", "HighLevel"
+    WEBFLOW = "webflow", "Webflow"
+    UNICOMMERCE = "unicommerce", "Unicommerce"
+    ELASTICPATH = "elasticpath", "Elastic Path"
+    ZETTLE = "zettle", "Zettle"
+
+
+class Channel(models.Model):
+    """One account on one platform, the locations whose stock it sells, and its rules."""
+
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live: sends changes"
+        PAUSED = "paused", "Paused: records what it would send, sends nothing"
+        SHADOW = "shadow", "Shadow: compares with the channel, never writes"
+
+    name = models.CharField(max_length=100, unique=True)
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    base_url = models.URLField(
+        help_text="The API's base URL (a sandbox's http://127.0.0.1:PORT for trials)."
+    )
+    # Secrets: write-only in the admin, never logged, never stored in push records.
+    credentials = models.JSONField(default=dict, blank=True)
+    # Tokens obtained with the credentials (and their expiry); as secret as the credentials.
+    auth_state = models.JSONField(default=dict, blank=True, editable=False)
+    settings = models.JSONField(
+        default=dict, blank=True, help_text="Platform settings (checked against the platform)."
+    )
+    locations = models.ManyToManyField(
+        Location, related_name="channels", help_text="The locations whose stock it sells."
+    )
+    buffer = models.PositiveIntegerField(default=0, help_text="Units kept back from the channel.")
+    percentage = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Show only this percentage of what is available."
+    )
+    cap = models.PositiveIntegerField(null=True, blank=True, help_text="Never show more than this.")
+    zero_out_threshold = models.PositiveIntegerField(
+        default=0, help_text="At or below this, show 0 (so the last units are not oversold)."
+    )
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    paused_reason = models.CharField(max_length=255, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_platform_display()})"
+
+
+class Listing(models.Model):
+    """A variant on a channel: that platform's ids for it, and what the channel last confirmed.
+
+    `remote_id` / `remote_parent_id` per platform: HighLevel priceId / (none); Webflow SKU id /
+    SKU collection id; Unicommerce variantId / productId; Elastic Path product id / (none);
+    Zettle variantUuid / productUuid.
+    """
+
+    class Status(models.TextChoices):
+        OK = "ok", "In step"
+        PENDING = "pending", "Pending"
+        FAILED = "failed", "Failed"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="listings")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="listings")
+    remote_id = models.CharField(max_length=128)
+    remote_parent_id = models.CharField(max_length=128, blank=True)
+    confirmed_quantity = models.IntegerField(
+        null=True, blank=True, help_text="What the channel last confirmed (blank: infinite)."
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["channel", "variant"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "variant"], name="listing_one_per_channel"),
+            models.UniqueConstraint(
+                fields=["channel", "remote_parent_id", "remote_id"], name="listing_remote_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.variant_id} on {self.channel_id}"
+
+
+class PushRecord(models.Model):
+    """One HTTP exchange with a channel, successes too; secrets redacted before storing."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Succeeded"
+        PARTIAL = "partial", "Partly failed"
+        REJECTED = "rejected", "Items rejected"
+        AUTH = "auth", "Bad credentials"
+        RATE_LIMITED = "rate_limited", "Rate limited"
+        TRANSIENT = "transient", "Transient error"
+        CHANNEL = "channel", "Channel error"
+        RECORDED = "recorded", "Not sent (paused or shadow)"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="push_records")
+    listings = models.ManyToManyField(Listing, related_name="push_records", blank=True)
+    purpose = models.CharField(
+        max_length=16, help_text="auth, read, write, or a setup call (e.g. locations, track)"
+    )
+    method = models.CharField(max_length=8)
+    url = models.TextField()
+    request_headers = models.JSONField(default=dict, blank=True)
+    request_body = models.TextField(blank=True)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error = models.TextField(blank=True)
+    items = models.JSONField(
+        default=list, blank=True, help_text="Per item: listing, remote id, quantity, ok, message."
+    )
+    attempt = models.PositiveSmallIntegerField(default=1)
+    ledger_entry_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The last ledger entry the pushed quantities reflect."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["channel", "-created_at"])]
+
+    def __str__(self):
+        return f"#{self.pk} {self.method} {self.status or '—'} {self.outcome}"

@@ -1,0 +1,149 @@
+"""Talking to a channel on behalf of the database: build the connector, push listings, store
+every exchange as a push record, and keep listings and the channel's health up to date."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.exceptions import ConnectorError
+from connectors.models import Channel, Listing, PushRecord
+from connectors.platforms import connector_class
+from connectors.platforms.base import PushItem
+from connectors.quantities import last_ledger_entry, targets_for
+
+
+def channel_connector(channel, **kwargs):
+    """The channel's connector, keeping any token it obtains on the channel at once."""
+
+    def keep(auth_state):
+        Channel.objects.filter(pk=channel.pk).update(auth_state=auth_state)
+        channel.auth_state = auth_state
+
+    return connector_class(channel.platform)(
+        base_url=channel.base_url,
+        credentials=channel.credentials,
+        settings=channel.settings,
+        auth_state=channel.auth_state,
+        on_auth_change=keep,
+        **kwargs,
+    )
+
+
+def push_items(listings, targets):
+    return [
+        PushItem(
+            key=listing.pk,
+            remote_id=listing.remote_id,
+            remote_parent_id=listing.remote_parent_id,
+            quantity=targets[listing.variant_id].quantity,
+            allow_backorder=listing.variant.allow_backorder,
+            sku=listing.variant.sku,
+        )
+        for listing in listings
+    ]
+
+
+def listings_push(*, channel, listings, attempt=1):
+    """Push the listings' current targets to the channel, batch by batch.
+
+    Returns {listing_id: ItemOutcome}. A ConnectorError (auth, rate limit, transient,
+    channel) stops the push and is raised after what was done so far is stored.
+    """
+    if hasattr(listings, "select_related"):
+        listings = listings.select_related("variant")
+    listings = list(listings)
+    variants = [listing.variant for listing in listings]
+    targets = targets_for(channel, variants)
+    ledger_entry = last_ledger_entry(channel, [v.pk for v in variants])
+    by_key = {listing.pk: listing for listing in listings}
+    connector = channel_connector(channel)
+    outcomes = {}
+    try:
+        for batch in connector.batches(push_items(listings, targets)):
+            for outcome in connector.push_batch(batch):
+                outcomes[outcome.key] = outcome
+    except ConnectorError as exc:
+        _finish(channel, connector, by_key, outcomes, attempt, ledger_entry, error=exc)
+        raise
+    _finish(channel, connector, by_key, outcomes, attempt, ledger_entry)
+    return outcomes
+
+
+def channel_test_connection(channel):
+    """Authenticate and read one listed level where the platform can; returns a report.
+    Raises ConnectorError with the channel's words when it fails."""
+    connector = channel_connector(channel)
+    listing = channel.listings.select_related("variant").first()
+    item = None
+    if listing is not None:
+        item = push_items([listing], targets_for(channel, [listing.variant]))[0]
+    try:
+        report = connector.test_connection(item)
+    except ConnectorError as exc:
+        _finish(channel, connector, {}, {}, 1, None, error=exc)
+        raise
+    _finish(channel, connector, {}, {}, 1, None)
+    return report
+
+
+def _finish(channel, connector, by_key, outcomes, attempt, ledger_entry, error=None):
+    """Store the exchanges and what they taught us about the listings and the channel."""
+    now = timezone.now()
+    with transaction.atomic():
+        records = PushRecord.objects.bulk_create(
+            PushRecord(
+                channel=channel,
+                purpose=e.purpose,
+                method=e.method,
+                url=e.url,
+                request_headers=e.request_headers,
+                request_body=e.request_body,
+                status=e.status,
+                response_body=e.response_body,
+                duration_ms=e.duration_ms,
+                outcome=e.outcome,
+                error=e.error,
+                items=e.items,
+                attempt=attempt,
+                ledger_entry_id=ledger_entry if e.purpose == "write" else None,
+            )
+            for e in connector.exchanges
+        )
+        links = [
+            PushRecord.listings.through(pushrecord_id=r.pk, listing_id=key)
+            for r, e in zip(records, connector.exchanges, strict=True)
+            for key in e.keys
+            if key in by_key
+        ]
+        PushRecord.listings.through.objects.bulk_create(links)
+        _update_listings(by_key, outcomes, now)
+        _update_health(channel, now, error)
+
+
+def _update_listings(by_key, outcomes, now):
+    confirmed, failed = [], []
+    for key, outcome in outcomes.items():
+        listing = by_key[key]
+        if outcome.ok:
+            listing.confirmed_quantity = outcome.quantity
+            listing.confirmed_at = now
+            listing.status = Listing.Status.OK
+            listing.last_error = ""
+            confirmed.append(listing)
+        elif not outcome.retry:
+            listing.status = Listing.Status.FAILED
+            listing.last_error = outcome.message[:2000]
+            failed.append(listing)
+    Listing.objects.bulk_update(
+        confirmed, ["confirmed_quantity", "confirmed_at", "status", "last_error"], batch_size=500
+    )
+    Listing.objects.bulk_update(failed, ["status", "last_error"], batch_size=500)
+
+
+def _update_health(channel, now, error):
+    if error is None:
+        Channel.objects.filter(pk=channel.pk).update(last_success_at=now)
+        channel.last_success_at = now
+        return
+    message = f"{error.kind}: {error}"[:2000]
+    Channel.objects.filter(pk=channel.pk).update(last_error_at=now, last_error=message)
+    channel.last_error_at, channel.last_error = now, message

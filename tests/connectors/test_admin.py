@@ -1,0 +1,123 @@
+"""Channels, listings and push records in the admin, as an inventory manager uses them."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from connectors.models import Channel, Listing, PushRecord
+from connectors.services import listings_push
+from inventory.roles import MANAGER, VIEWER, sync_roles
+
+pytestmark = pytest.mark.django_db
+
+LOCATION = "6578278e879ad2646715ba9c"
+TOKEN = "pit-hl-sandbox-token"
+
+
+@pytest.fixture
+def manager(client, make):
+    sync_roles()
+    make.user("mia", role=MANAGER)
+    client.login(username="mia", password="pw-for-tests-1")
+    return client
+
+
+@pytest.fixture
+def channel(make, running_highlevel):
+    wh = make.location("WH1")
+    channel = Channel.objects.create(
+        name="HL shop", platform="highlevel", base_url=running_highlevel.url,
+        credentials={"token": TOKEN}, settings={"location_id": LOCATION},
+    )  # fmt: skip
+    channel.locations.set([wh])
+    return channel
+
+
+def channel_form(**overrides):
+    data = {
+        "name": "Webshop", "platform": "highlevel", "base_url": "http://127.0.0.1:8101",
+        "mode": "live", "settings": json.dumps({"location_id": LOCATION}), "buffer": 0,
+        "zero_out_threshold": 0, "credential_token": TOKEN,
+    }  # fmt: skip
+    data.update(overrides)
+    return data
+
+
+def test_a_manager_creates_a_channel_and_the_credentials_are_never_shown_back(manager, make):
+    wh = make.location("WH1")
+    response = manager.post(
+        reverse("admin:connectors_channel_add"), channel_form(locations=[wh.pk])
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    channel = Channel.objects.get()
+    assert channel.credentials == {"token": TOKEN}
+    page = manager.get(reverse("admin:connectors_channel_change", args=[channel.pk]))
+    html = page.content.decode()
+    assert TOKEN not in html
+    assert "Write-only (set: leave blank to keep)" in html
+
+
+def test_a_blank_credential_keeps_the_stored_one(manager, channel):
+    url = reverse("admin:connectors_channel_change", args=[channel.pk])
+    data = channel_form(name="HL shop", credential_token="", buffer=3,
+                        base_url=channel.base_url,
+                        locations=list(channel.locations.values_list("pk", flat=True)))  # fmt: skip
+    assert manager.post(url, data).status_code == 302
+    channel.refresh_from_db()
+    assert (channel.credentials, channel.buffer) == ({"token": TOKEN}, 3)
+
+
+def test_platform_settings_are_checked(manager):
+    response = manager.post(reverse("admin:connectors_channel_add"), channel_form(settings="{}"))
+    assert response.status_code == 200
+    assert "HighLevel: setting &#x27;Location id (altId)&#x27; is required" in (
+        response.content.decode()
+    )
+    assert not Channel.objects.exists()
+
+
+def test_test_connection_reports_success_and_failure(manager, channel):
+    changelist = reverse("admin:connectors_channel_changelist")
+    ok = manager.post(changelist, {"action": "test_connection", "_selected_action": [channel.pk]},
+                      follow=True)  # fmt: skip
+    assert "HL shop: authenticated" in ok.content.decode()
+    Channel.objects.filter(pk=channel.pk).update(credentials={"token": "pit-wrong"})
+    bad = manager.post(changelist, {"action": "test_connection", "_selected_action": [channel.pk]},
+                       follow=True)  # fmt: skip
+    assert "HL shop: failed: highlevel refused the credentials (401)" in bad.content.decode()
+
+
+def test_push_records_are_browsable_with_pretty_json_and_filters(manager, channel, make,
+                                                                 running_highlevel):  # fmt: skip
+    running_highlevel.seed(items=[{"priceId": "p1"}])
+    listing = Listing.objects.create(channel=channel, variant=make.variant("TEE"), remote_id="p1")
+    listings_push(channel=channel, listings=[listing])
+    record = PushRecord.objects.get()
+    changelist = reverse("admin:connectors_pushrecord_changelist")
+    for query in ("", f"?channel__id__exact={channel.pk}", "?outcome=ok", "?status=201"):
+        assert manager.get(changelist + query).status_code == 200
+    page = manager.get(reverse("admin:connectors_pushrecord_change", args=[record.pk]))
+    html = page.content.decode()
+    assert "&quot;altId&quot;: &quot;6578278e879ad2646715ba9c&quot;" in html  # indented JSON
+    assert TOKEN not in html
+
+
+def test_listings_show_on_the_variant_page_and_can_be_searched(manager, channel, make):
+    tee = make.variant("TEE-RED")
+    Listing.objects.create(channel=channel, variant=tee, remote_id="price-red")
+    page = manager.get(reverse("admin:inventory_variant_change", args=[tee.pk]))
+    assert "price-red" in page.content.decode()
+    found = manager.get(reverse("admin:connectors_listing_changelist"), {"q": "TEE-RED"})
+    assert "price-red" in found.content.decode()
+
+
+def test_a_viewer_sees_a_channel_without_any_credential_field(client, make, channel):
+    sync_roles()
+    make.user("vera", role=VIEWER)
+    client.login(username="vera", password="pw-for-tests-1")
+    page = client.get(reverse("admin:connectors_channel_change", args=[channel.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "credential_token" not in html
+    assert TOKEN not in html
