@@ -81,11 +81,28 @@ EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
     REDIS_URL = f"unix://{EMBEDDED_REDIS_SOCKET}?db=0"
 
+# A Redis that does not answer must not hang a web request: give up connecting after 3 s
+# (the change has committed; the sweeper queues its push later).
+_RQ_URL = REDIS_URL + ("&" if "?" in REDIS_URL else "?") + "socket_connect_timeout=3"
 RQ_QUEUES = {
-    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("default", "sync", "imports")
+    name: {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 300} for name in ("default", "sync", "imports")
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 RQ_SHOW_ADMIN_LINK = True
+
+# The push engine (connectors/sync.py); seconds unless said otherwise.
+SYNC = {
+    "CLAIM_TTL": float(os.environ.get("SYNC_CLAIM_TTL", 120)),  # a dead worker's claims expire
+    "CLAIM_CHUNK": 500,  # listings claimed at a time
+    "RUN_BUDGET": 60,  # a job pushes this long, then hands over to a fresh job
+    "MAX_ATTEMPTS": int(os.environ.get("SYNC_MAX_ATTEMPTS", 6)),  # transient failures, then failed
+    "BACKOFF_BASE": float(os.environ.get("SYNC_BACKOFF_BASE", 2)),
+    "BACKOFF_MAX": 300,
+    "CIRCUIT_THRESHOLD": 5,  # consecutive failed batches open the circuit
+    "CIRCUIT_COOLDOWN": float(os.environ.get("SYNC_CIRCUIT_COOLDOWN", 30)),
+    "PROBE_SIZE": 1,  # listings a half-open circuit tries first
+    "SWEEP_AFTER": float(os.environ.get("SYNC_SWEEP_AFTER", 30)),  # pending this long: re-queue
+}
 
 # ---------------------------------------------------------------------------- auth, i18n, static
 AUTH_PASSWORD_VALIDATORS = [

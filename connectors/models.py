@@ -1,6 +1,8 @@
 """Sales channels: an account on a platform, the variants it lists, and every exchange with it."""
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from inventory.models import Location, Variant
 
@@ -49,6 +51,9 @@ class Channel(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # Circuit breaker: after repeated transient failures nothing is sent until it is probed.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    circuit_open_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,6 +61,11 @@ class Channel(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.get_platform_display()})"
+
+    def circuit_state(self, now):
+        if self.circuit_open_until is None:
+            return "closed"
+        return "open" if self.circuit_open_until > now else "half-open (next push probes)"
 
 
 class Listing(models.Model):
@@ -81,10 +91,20 @@ class Listing(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     last_error = models.TextField(blank=True)
+    # Sync bookkeeping. A stock change bumps change_seq and sets pending_since in its own
+    # transaction; a push clears pending only if change_seq is still what it claimed.
+    pending_since = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    change_seq = models.BigIntegerField(default=0)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_seq = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["channel", "variant"]
+        indexes = [models.Index(fields=["channel", "pending_since"])]
         constraints = [
             models.UniqueConstraint(fields=["channel", "variant"], name="listing_one_per_channel"),
             models.UniqueConstraint(
@@ -138,3 +158,36 @@ class PushRecord(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.method} {self.status or '—'} {self.outcome}"
+
+
+class Drift(models.Model):
+    """A listing whose channel shows something other than our target, found by a reconcile."""
+
+    class Resolution(models.TextChoices):
+        OPEN = "open", "Open"
+        PUSHED = "pushed", "Pushed ours"
+        ACCEPTED = "accepted", "Accepted the channel's (counted)"
+        IGNORED = "ignored", "Ignored"
+        GONE = "gone", "In step again"
+
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="drifts")
+    channel_quantity = models.IntegerField(null=True, blank=True, help_text="Blank: unlimited.")
+    target = models.IntegerField(null=True, blank=True, help_text="Blank: unlimited.")
+    found_at = models.DateTimeField(auto_now_add=True)
+    resolution = models.CharField(max_length=8, choices=Resolution.choices, default="open")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    movement_id = models.BigIntegerField(null=True, blank=True, help_text="The count, if accepted.")
+
+    class Meta:
+        ordering = ["-found_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["listing"], condition=models.Q(resolution="open"), name="one_open_drift"
+            )
+        ]
+
+    def __str__(self):
+        return f"drift on listing {self.listing_id}: {self.channel_quantity} vs {self.target}"

@@ -2,6 +2,7 @@
 every exchange as a push record, and keep listings and the channel's health up to date."""
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connectors.exceptions import ConnectorError
@@ -18,12 +19,16 @@ def channel_connector(channel, **kwargs):
         Channel.objects.filter(pk=channel.pk).update(auth_state=auth_state)
         channel.auth_state = auth_state
 
+    def load():
+        return Channel.objects.filter(pk=channel.pk).values_list("auth_state", flat=True).first()
+
     return connector_class(channel.platform)(
         base_url=channel.base_url,
         credentials=channel.credentials,
         settings=channel.settings,
-        auth_state=channel.auth_state,
+        auth_state=load() or channel.auth_state,  # the freshest: other workers renew tokens too
         on_auth_change=keep,
+        load_auth_state=load,
         **kwargs,
     )
 
@@ -89,34 +94,39 @@ def _finish(channel, connector, by_key, outcomes, attempt, ledger_entry, error=N
     """Store the exchanges and what they taught us about the listings and the channel."""
     now = timezone.now()
     with transaction.atomic():
-        records = PushRecord.objects.bulk_create(
-            PushRecord(
-                channel=channel,
-                purpose=e.purpose,
-                method=e.method,
-                url=e.url,
-                request_headers=e.request_headers,
-                request_body=e.request_body,
-                status=e.status,
-                response_body=e.response_body,
-                duration_ms=e.duration_ms,
-                outcome=e.outcome,
-                error=e.error,
-                items=e.items,
-                attempt=attempt,
-                ledger_entry_id=ledger_entry if e.purpose == "write" else None,
-            )
-            for e in connector.exchanges
-        )
-        links = [
-            PushRecord.listings.through(pushrecord_id=r.pk, listing_id=key)
-            for r, e in zip(records, connector.exchanges, strict=True)
-            for key in e.keys
-            if key in by_key
-        ]
-        PushRecord.listings.through.objects.bulk_create(links)
+        store_exchanges(channel, connector.exchanges, by_key, ledger_entry, attempt)
         _update_listings(by_key, outcomes, now)
         _update_health(channel, now, error)
+
+
+def store_exchanges(channel, exchanges, by_key, ledger_entry, attempt=1):
+    """One PushRecord per exchange, linked to the listings it concerned."""
+    records = PushRecord.objects.bulk_create(
+        PushRecord(
+            channel=channel,
+            purpose=e.purpose,
+            method=e.method,
+            url=e.url,
+            request_headers=e.request_headers,
+            request_body=e.request_body,
+            status=e.status,
+            response_body=e.response_body,
+            duration_ms=e.duration_ms,
+            outcome=e.outcome,
+            error=e.error,
+            items=e.items,
+            attempt=attempt,
+            ledger_entry_id=ledger_entry if e.purpose == "write" else None,
+        )
+        for e in exchanges
+    )
+    PushRecord.listings.through.objects.bulk_create(
+        PushRecord.listings.through(pushrecord_id=r.pk, listing_id=key)
+        for r, e in zip(records, exchanges, strict=True)
+        for key in e.keys
+        if key in by_key
+    )
+    return records
 
 
 def _update_listings(by_key, outcomes, now):
@@ -147,3 +157,48 @@ def _update_health(channel, now, error):
     message = f"{error.kind}: {error}"[:2000]
     Channel.objects.filter(pk=channel.pk).update(last_error_at=now, last_error=message)
     channel.last_error_at, channel.last_error = now, message
+
+
+# --------------------------------------------------------------------------- channel actions
+
+
+def listings_mark_pending(listings):
+    """Ask for a push of these listings (whatever the channel shows now); returns how many."""
+    return Listing.objects.filter(pk__in=listings.values("pk")).update(
+        pending_since=timezone.now(),
+        change_seq=F("change_seq") + 1,
+        status=Listing.Status.PENDING,
+        attempts=0,
+        next_attempt_at=None,
+    )
+
+
+def channel_push_now(channel):
+    """Push every listing of the channel (convergent: unchanged ones cost nothing)."""
+    from connectors.jobs import request_sync
+
+    marked = listings_mark_pending(channel.listings.all())
+    transaction.on_commit(lambda: request_sync([channel.pk]), robust=True)
+    return marked
+
+
+def channel_retry_failed(channel):
+    from connectors.jobs import request_sync
+
+    marked = listings_mark_pending(channel.listings.filter(status=Listing.Status.FAILED))
+    transaction.on_commit(lambda: request_sync([channel.pk]), robust=True)
+    return marked
+
+
+def channel_pause(channel, reason="paused by staff"):
+    Channel.objects.filter(pk=channel.pk).update(mode=Channel.Mode.PAUSED, paused_reason=reason)
+
+
+def channel_resume(channel):
+    """Back to live: the circuit closes and the latest state of every pending listing goes."""
+    from connectors.jobs import request_sync
+
+    Channel.objects.filter(pk=channel.pk).update(
+        mode=Channel.Mode.LIVE, paused_reason="", consecutive_failures=0, circuit_open_until=None
+    )
+    transaction.on_commit(lambda: request_sync([channel.pk]), robust=True)

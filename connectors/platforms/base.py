@@ -71,9 +71,10 @@ class Connector:
 
     def __init__(
         self, *, base_url, credentials, settings=None, auth_state=None, timeout=None,
-        on_auth_change=None,
+        on_auth_change=None, load_auth_state=None,
     ):  # fmt: skip
         self.base_url = base_url.rstrip("/")
+        self.load_auth_state = load_auth_state
         # Called with the new auth_state as soon as a token is obtained: a rotated refresh
         # token must be kept even if the push that follows never finishes.
         self.on_auth_change = on_auth_change
@@ -140,14 +141,21 @@ class Connector:
         """Make sure a usable token is in auth_state (no-op for static tokens)."""
         if not self.uses_token:
             return
-        expires = self.auth_state.get("expires_at", 0)
-        if force or not self.auth_state.get("access_token") or expires - 60 < time.time():
+        if not force and not self._token_usable() and self.load_auth_state is not None:
+            # Another worker may have renewed it meanwhile (and rotated a refresh token).
+            self.auth_state.update(self.load_auth_state() or {})
+            self.redactor.add(*(v for v in self.auth_state.values() if isinstance(v, str)))
+        if force or not self._token_usable():
             token, lifetime = self.obtain_token()
             self.auth_state["access_token"] = token
             self.auth_state["expires_at"] = time.time() + lifetime
             self.redactor.add(token)
             if self.on_auth_change is not None:
                 self.on_auth_change(dict(self.auth_state))
+
+    def _token_usable(self):
+        expires = self.auth_state.get("expires_at", 0)
+        return bool(self.auth_state.get("access_token")) and expires - 60 > time.time()
 
     def obtain_token(self):
         """Ask the platform for a token: return (token, lifetime in seconds)."""

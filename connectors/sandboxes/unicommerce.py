@@ -51,7 +51,10 @@ class UnicommerceSandbox(Sandbox):
         Rule("/productsCount", endpoint="count_products", methods=["GET"]),
     )
     auth_endpoints = frozenset({"auth_token"})
-    default_settings = {"token_ttl": 86_400, "max_list_size": 1000, "facilities": []}
+    # retry_after: the Retry-After of an injected 429 (no limit is documented for this contract)
+    default_settings = {
+        "token_ttl": 86_400, "max_list_size": 1000, "facilities": [], "retry_after": 60,
+    }  # fmt: skip
 
     def reset_state(self) -> None:
         self.credentials = dict(DEFAULT_CREDENTIALS)
@@ -201,5 +204,5 @@ class UnicommerceSandbox(Sandbox):
 
     def throttled_response(self, request):
         response = failed(429, "Too Many Requests")
-        response.headers["Retry-After"] = "60"
+        response.headers["Retry-After"] = str(self.settings["retry_after"])
         return response

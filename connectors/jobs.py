@@ -1,0 +1,120 @@
+"""The django-rq side of the sync: one queued job per channel at a time, the job itself, and
+the sweeper that re-queues whatever has been pending too long.
+
+A burst of stock changes queues one job per channel: a flag in Redis (SET NX) says "a push
+of this channel is queued"; the job clears it as it starts, so a change that arrives while
+it runs queues the next one. If Redis is down, the change has still committed with its
+pending marks, and the sweeper (rq cron, or `manage.py push --pending` from cron) queues
+them once Redis is back.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+import django_rq
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from rq import get_current_job
+from rq.job import Job, JobStatus
+
+from connectors import sync
+from connectors.models import Channel, Listing
+
+log = logging.getLogger(__name__)
+
+QUEUE = "sync"
+FLAG = "inventory:sync-queued:{}"
+FLAG_TTL = 600  # a flag outliving its job (Redis restarted, job lost) stops no push for longer
+ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
+
+
+def request_sync(channel_ids, *, delay=None, force=False):
+    """Queue a push of each channel unless one is already queued; never raises (a failure to
+    queue only delays: the pending marks are in the database)."""
+    queued = 0
+    for channel_id in channel_ids:
+        try:
+            queued += _enqueue(channel_id, delay=delay, force=force)
+        except Exception as exc:  # Redis down or unreachable: the sweeper will queue it later
+            log.warning("could not queue the push of channel %s: %s", channel_id, exc)
+    return queued
+
+
+def _enqueue(channel_id, *, delay=None, force=False):
+    connection = django_rq.get_connection(QUEUE)
+    job_id = f"sync-{channel_id}-{uuid.uuid4().hex[:12]}"
+    flag = FLAG.format(channel_id)
+    ttl = int(FLAG_TTL + (delay or 0))
+    if not connection.set(flag, job_id, nx=True, ex=ttl):
+        if not force:
+            return 0
+        connection.set(flag, job_id, ex=ttl)
+    queue = django_rq.get_queue(QUEUE)
+    options = {"job_id": job_id, "job_timeout": 600, "result_ttl": 3600, "failure_ttl": 86400}
+    try:
+        if delay:
+            queue.enqueue_in(timedelta(seconds=delay), run_sync, channel_id, **options)
+        else:
+            queue.enqueue(run_sync, channel_id, **options)
+    except Exception:
+        connection.delete(flag)
+        raise
+    return 1
+
+
+def run_sync(channel_id):
+    """The job: push the channel's pending listings, then queue what comes next."""
+    django_rq.get_connection(QUEUE).delete(FLAG.format(channel_id))
+    job = get_current_job()
+    worker_id = job.id if job else f"inline-{uuid.uuid4().hex[:12]}"
+    report = sync.sync_channel_run(channel_id, worker_id)
+    if report.more:
+        request_sync([channel_id])
+    elif report.retry_in is not None:
+        request_sync([channel_id], delay=report.retry_in)
+    return report.__dict__
+
+
+def sweep_pending():
+    """Queue a push for every channel with listings pending longer than SWEEP_AFTER whose
+    push is not queued or running (its flag missing, or naming a job that is gone)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.SYNC["SWEEP_AFTER"])
+    channel_ids = set(
+        Listing.objects.filter(pending_since__lt=stale)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(channel__mode=Channel.Mode.PAUSED)
+        .values_list("channel_id", flat=True)
+        .distinct()
+    )
+    connection = django_rq.get_connection(QUEUE)
+    queued = []
+    for channel_id in sorted(channel_ids):
+        job_id = connection.get(FLAG.format(channel_id))
+        if job_id and _alive(connection, job_id.decode()):
+            continue
+        if request_sync([channel_id], force=True):
+            queued.append(channel_id)
+    return queued
+
+
+def _alive(connection, job_id):
+    try:
+        return Job.fetch(job_id, connection=connection).get_status() in ALIVE
+    except Exception:  # no such job any more
+        return False
+
+
+def reconcile_all():
+    """The scheduler's daily reconcile: report drift on every channel that can read levels."""
+    from connectors.reconcile import channel_reconcile
+
+    found = {}
+    for channel in Channel.objects.exclude(mode=Channel.Mode.PAUSED):
+        try:
+            found[channel.name] = len(channel_reconcile(channel))
+        except Exception as exc:  # one channel's failure must not stop the others
+            log.warning("reconcile of %s failed: %s", channel.name, exc)
+    return found

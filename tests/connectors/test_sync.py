@@ -1,0 +1,325 @@
+"""End to end: committed stock changes reach all five channels through a real Redis, a real
+rq worker and the sandboxes over HTTP, with nothing lost on the way."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import django_rq
+import pytest
+from django.db import connection
+from rq import SimpleWorker
+
+from connectors import jobs, sync
+from connectors.models import Channel, Drift, Listing, PushRecord
+from connectors.reconcile import channel_reconcile, drift_accept, drift_ignore, drift_push_ours
+from connectors.sandboxes import start_sandbox
+from connectors.services import channel_resume
+from inventory.models import Source, StockTransaction
+from inventory.services import StockLine, stock_apply
+from tests.connectors import (
+    test_elasticpath,
+    test_highlevel,
+    test_unicommerce,
+    test_webflow,
+    test_zettle,
+)
+from tests.connectors.sandbox_client import Client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The contract test classes know how to seed and read each sandbox: reuse their hooks.
+CONTRACTS = {
+    c.platform: c()
+    for c in (
+        test_highlevel.TestHighLevel, test_webflow.TestWebflow,
+        test_unicommerce.TestUnicommerce, test_elasticpath.TestElasticPath,
+        test_zettle.TestZettle,
+    )
+}  # fmt: skip
+N = 3  # variants listed on every channel
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def servers():
+    running = {name: start_sandbox(name) for name in CONTRACTS}
+    yield running
+    for sandbox in running.values():
+        sandbox.stop()
+
+
+@pytest.fixture(autouse=True)
+def quiet_queue(settings):
+    """Each test starts with an empty sync queue, no flags, and quick retries."""
+    settings.SYNC = {**settings.SYNC, "BACKOFF_BASE": 0.05, "BACKOFF_MAX": 0.2,
+                     "CLAIM_TTL": 1.0, "CIRCUIT_COOLDOWN": 0.5}  # fmt: skip
+    redis = django_rq.get_connection("sync")
+    for key in redis.scan_iter("inventory:sync-queued:*"):
+        redis.delete(key)
+    queue = django_rq.get_queue("sync")
+    queue.empty()
+    for job_id in queue.scheduled_job_registry.get_job_ids():
+        queue.scheduled_job_registry.remove(job_id, delete_job=True)
+
+
+@pytest.fixture
+def shop(make, servers):
+    wh = make.location("WH1")
+    store = make.location("STORE", kind="store")
+    variants = [make.variant(f"TEE-{i}") for i in range(1, N + 1)]
+    for i, v in enumerate(variants):
+        make.stock(v, wh, 10 + i)
+    channels = {}
+    for name, contract in CONTRACTS.items():
+        sandbox = Client(servers[name])
+        sandbox.control("POST", "reset")
+        items = contract.make_items(N)
+        contract.seed(sandbox, items, quantity=0)
+        channel = Channel.objects.create(
+            name=name, platform=name, base_url=sandbox.url,
+            credentials=contract.credentials(sandbox), settings=contract.settings(sandbox),
+        )  # fmt: skip
+        channel.locations.set([wh, store])
+        for v, item in zip(variants, items, strict=True):
+            Listing.objects.create(channel=channel, variant=v, remote_id=item.remote_id,
+                                   remote_parent_id=item.remote_parent_id)  # fmt: skip
+        channels[name] = (channel, sandbox, items)
+    return wh, store, variants, channels
+
+
+def drain(timeout=30):
+    """Run a real worker (burst, with its scheduler) until nothing is pending. Fails at once
+    if listings are pending with no job queued or scheduled for them (a lost wake-up)."""
+    worker = django_rq.get_worker("sync", worker_class=SimpleWorker)
+    queue = django_rq.get_queue("sync")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        worker.work(burst=True, with_scheduler=True)
+        live = Listing.objects.filter(pending_since__isnull=False).exclude(
+            channel__mode=Channel.Mode.PAUSED
+        )
+        if not live.exists():
+            return
+        if not queue.count and not queue.scheduled_job_registry.count:
+            raise AssertionError(f"pending with nothing queued: {list(live.values('pk'))}")
+        time.sleep(0.05)
+    raise AssertionError(f"still pending after {timeout} s: {list(live.values('pk', 'status'))}")
+
+
+def shows(channels, name):
+    _, sandbox, items = channels[name]
+    return [CONTRACTS[name].remote_quantity(sandbox, item) for item in items]
+
+
+def change(variant, location, action, quantity):
+    return stock_apply(
+        lines=[StockLine(action=action, quantity=quantity, variant_id=variant.pk,
+                         location_id=location.pk)],
+        source=Source.ADMIN,
+    )  # fmt: skip
+
+
+def test_a_change_reaches_every_channel(shop):
+    _, store, variants, channels = shop
+    drain()  # the new listings' first push
+    assert {name: shows(channels, name) for name in channels} == {
+        name: [10, 11, 12] for name in channels
+    }
+    change(variants[0], store, "increment", 5)
+    drain()
+    for name in channels:
+        assert shows(channels, name)[0] == 15, name
+        write = PushRecord.objects.filter(channel__name=name, purpose="write").first()
+        assert write.ledger_entry_id == StockTransaction.objects.latest("pk").pk
+
+
+def test_a_thousand_quick_changes_end_in_few_pushes(shop):
+    wh, _, variants, channels = shop
+    drain()
+    before = {name: PushRecord.objects.filter(channel__name=name, purpose="write").count()
+              for name in channels}  # fmt: skip
+    for i in range(1000):
+        change(variants[0], wh, "increment" if i % 2 else "decrement", 1 + i % 3 if i % 2 else 1)
+    queued = django_rq.get_queue("sync").count
+    assert queued <= len(channels)  # one job per channel, however many changes
+    drain()
+    expected = 10 + sum(1 + i % 3 for i in range(1, 1000, 2)) - 500
+    for name in channels:
+        assert shows(channels, name)[0] == expected, name
+        writes = PushRecord.objects.filter(channel__name=name, purpose="write").count()
+        assert writes - before[name] <= 2, (name, writes - before[name])
+
+
+def test_with_redis_down_changes_commit_and_converge_once_it_is_back(shop, settings):
+    wh, _, variants, channels = shop
+    drain()
+    working = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {q: {"URL": "redis://127.0.0.1:1/0?socket_connect_timeout=1"}
+                          for q in working}  # fmt: skip
+    change(variants[1], wh, "decrement", 4)  # commits although nothing can be queued
+    settings.RQ_QUEUES = working
+    assert Listing.objects.filter(variant=variants[1], pending_since__isnull=False).count() == 5
+    assert jobs.sweep_pending() == []  # not pending long enough yet
+    settings.SYNC = {**settings.SYNC, "SWEEP_AFTER": 0}
+    assert len(jobs.sweep_pending()) == 5
+    drain()
+    assert {name: shows(channels, name)[1] for name in channels} == dict.fromkeys(channels, 7)
+
+
+def test_failures_on_every_channel_still_converge(shop, settings):
+    settings.SYNC = {**settings.SYNC, "MAX_ATTEMPTS": 20, "CIRCUIT_THRESHOLD": 100}
+    wh, _, variants, channels = shop
+    for name, (_, sandbox, _) in channels.items():
+        sandbox.fail(error_rate=0.3, drop_rate=0.2, latency_ms=20, rate_limit_next=1, seed=7)
+        if name == "highlevel":
+            sandbox.control("POST", "seed", {"settings": {"burst_interval_ms": 200}})
+        if name in ("webflow", "unicommerce"):
+            sandbox.control("POST", "seed", {"settings": {"retry_after": 1}})
+    change(variants[2], wh, "increment", 8)
+    drain(timeout=90)
+    assert not Listing.objects.filter(status="failed").exists()
+    for name, (_, sandbox, _) in channels.items():
+        sandbox.control("DELETE", "failures")
+        assert shows(channels, name) == [10, 11, 20], name
+    assert PushRecord.objects.filter(outcome__in=["transient", "rate_limited"]).exists()
+
+
+def test_bad_credentials_pause_the_channel_and_it_resumes_after_the_fix(shop):
+    wh, _, variants, channels = shop
+    drain()
+    channel, _, _ = channels["webflow"]
+    good = dict(channel.credentials)
+    Channel.objects.filter(pk=channel.pk).update(credentials={"token": "wf-revoked"})
+    change(variants[0], wh, "decrement", 3)
+    drain()
+    channel.refresh_from_db()
+    assert channel.mode == "paused"
+    assert channel.paused_reason.startswith("bad credentials")
+    assert Listing.objects.get(channel=channel, variant=variants[0]).pending_since is not None
+    assert shows(channels, "webflow")[0] == 10  # nothing sent, nothing lost
+    Channel.objects.filter(pk=channel.pk).update(credentials=good)
+    channel_resume(channel)
+    drain()
+    assert shows(channels, "webflow")[0] == 7
+
+
+def test_shadow_and_paused_channels_send_no_writes(shop):
+    wh, _, variants, channels = shop
+    drain()
+    Channel.objects.filter(name="highlevel").update(mode="shadow")
+    Channel.objects.filter(name="zettle").update(mode="paused")
+    for name in ("highlevel", "zettle"):
+        channels[name][1].control("DELETE", "requests")
+    change(variants[0], wh, "increment", 2)
+    drain()
+    hl_requests = channels["highlevel"][1].log()
+    assert hl_requests
+    assert {r["method"] for r in hl_requests} <= {"GET"}
+    assert [r for r in channels["zettle"][1].log() if r["method"] != "GET"] == []
+    assert shows(channels, "highlevel")[0] == 10
+    assert PushRecord.objects.filter(channel__name="zettle", outcome="recorded").exists()
+    shadow = PushRecord.objects.filter(channel__name="highlevel", outcome="recorded").first()
+    assert shadow.items[0]["quantity"] == 12
+    assert shadow.items[0]["channel_shows"] == 10
+    channel_resume(Channel.objects.get(name="zettle"))
+    drain()
+    assert shows(channels, "zettle")[0] == 12  # resuming sends the latest state
+
+
+def test_a_circuit_opens_after_repeated_failures_and_a_probe_closes_it(shop, settings):
+    settings.SYNC = {**settings.SYNC, "CIRCUIT_THRESHOLD": 2, "MAX_ATTEMPTS": 50}
+    _, _, _, channels = shop
+    channel, sandbox, _ = channels["unicommerce"]
+    sandbox.fail(error_rate=1.0)
+    for _ in range(3):
+        sync.sync_channel_run(channel.pk, "test-run")
+        Listing.objects.filter(channel=channel).update(next_attempt_at=None)
+    channel.refresh_from_db()
+    assert channel.circuit_open_until is not None
+    assert sync.sync_channel_run(channel.pk, "test-run").stopped == "circuit open"
+    sandbox.control("DELETE", "failures")
+    time.sleep(max(0.0, (channel.circuit_open_until - channel.last_error_at).total_seconds()))
+    drain()
+    channel.refresh_from_db()
+    assert channel.circuit_open_until is None
+    assert shows(channels, "unicommerce") == [10, 11, 12]
+
+
+def test_drift_is_found_and_each_resolution_does_what_it_says(shop):
+    _, _, variants, channels = shop
+    drain()
+    channel, sandbox, items = channels["highlevel"]
+    sandbox.seed(items=[{"priceId": i.remote_id, "availableQuantity": 3} for i in items])
+    drifts = {d.listing.variant_id: d for d in channel_reconcile(channel)}
+    assert {(d.channel_quantity, d.target) for d in drifts.values()} == {(3, 10), (3, 11), (3, 12)}
+
+    drift_push_ours(drifts[variants[0].pk])
+    drift_accept(drifts[variants[1].pk])
+    drift_ignore(drifts[variants[2].pk])
+    drain()
+
+    assert shows(channels, "highlevel") == [10, 3, 3]
+    counted = StockTransaction.objects.filter(variant=variants[1]).latest("pk")
+    assert (counted.movement.source, counted.on_hand_after) == ("channel", 3)
+    assert shows(channels, "webflow")[1] == 3  # the accepted count reaches the others too
+    assert set(Drift.objects.values_list("resolution", flat=True)) == {
+        "pushed", "accepted", "ignored",
+    }  # fmt: skip
+    assert len(channel_reconcile(channel)) == 1  # the ignored one still differs
+
+
+def test_claims_of_a_dead_run_expire_and_a_delta_is_not_applied_twice(shop):
+    wh, _, variants, channels = shop
+    drain()
+    channel, sandbox, _ = channels["zettle"]
+    change(variants[0], wh, "increment", 5)
+    # A run that claimed the listings and died without a word.
+    assert sync.claim(channel, "dead-worker")
+    assert sync.sync_channel_run(channel.pk, "live-worker").pushed == 0  # claims still held
+    time.sleep(1.2)  # CLAIM_TTL
+    sandbox.fail(drop_after_apply_next=1)  # the next movement lands but its answer is lost
+    drain()
+    assert shows(channels, "zettle")[0] == 15
+
+
+def _database_url():
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+def test_a_worker_process_killed_mid_push_converges_without_double_applying(shop):
+    wh, _, variants, channels = shop
+    drain()
+    channel, sandbox, _ = channels["elasticpath"]
+    Channel.objects.exclude(pk=channel.pk).update(mode="paused")  # only Elastic Path here
+    change(variants[0], wh, "increment", 5)
+    # The channel applies the transaction only after 4 s; the worker is killed before then.
+    product = channels["elasticpath"][2][0].remote_id
+    sandbox.control("DELETE", "requests")
+    sandbox.fail(timeout_next=1, timeout_seconds=4, paths=[f"/v2/inventories/{product}"])
+    env = {**os.environ, "DATABASE_URL": _database_url(), "SYNC_CLAIM_TTL": "1",
+           "DJANGO_SETTINGS_MODULE": "config.settings_test"}  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "rqworker", "sync", "--burst", "--worker-class",
+         "rq.SimpleWorker"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not [r for r in sandbox.log() if r["path"].endswith("/multiple")]:
+        assert time.monotonic() < deadline, "the worker never read the levels"
+        time.sleep(0.05)
+    time.sleep(0.5)  # its transaction is now on the wire, held by the channel
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    time.sleep(4.5)  # the channel applies the lost transaction meanwhile
+    assert shows(channels, "elasticpath")[0] == 15
+    jobs.request_sync([channel.pk])
+    drain()
+    assert shows(channels, "elasticpath")[0] == 15  # read again first: not 20
+    assert Listing.objects.get(channel=channel, variant=variants[0]).confirmed_quantity == 15
