@@ -77,6 +77,25 @@ def run_sync(channel_id):
     return report.__dict__
 
 
+def request_refresh(channel_id, delay):
+    """In `delay` seconds, mark all the channel's listings pending and push them."""
+    try:
+        django_rq.get_queue(QUEUE).enqueue_in(
+            timedelta(seconds=delay), refresh_channel, channel_id, result_ttl=600
+        )
+    except Exception as exc:
+        log.warning("could not schedule the refresh of channel %s: %s", channel_id, exc)
+
+
+def refresh_channel(channel_id):
+    from connectors.services import listings_mark_pending
+
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is not None:
+        listings_mark_pending(channel.listings.all())
+        request_sync([channel_id])
+
+
 def sweep_pending():
     """Queue a push for every channel with listings pending longer than SWEEP_AFTER whose
     push is not queued or running (its flag missing, or naming a job that is gone)."""

@@ -1,18 +1,44 @@
 """Listening to the stock domain: a committed stock change marks listings pending and, once
 committed, asks for a push of their channels."""
 
-import logging
+import functools
+import time
 
-from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce, Now
-from django.db.models.signals import post_save
+from django.db import connections, transaction
+from django.db.models.signals import m2m_changed, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
-from connectors.models import Listing
+from connectors.models import Channel, Listing
 from inventory.signals import stock_changed
 
-log = logging.getLogger(__name__)
+CHUNK = 5000  # variant ids per statement
+# Locations some channel sells, cached per process: a stock change elsewhere (a supplier, a
+# location no channel sells) costs no statement. A process may see a change of a channel's
+# locations up to SOLD_TTL late; the change itself marks the channel's listings pending
+# now and again once every process has seen it (locations_changed below).
+SOLD_TTL = 5.0
+_sold = {"at": -SOLD_TTL, "locations": frozenset()}
+
+
+def sold_locations():
+    if time.monotonic() - _sold["at"] > SOLD_TTL:
+        through = Channel.locations.through.objects
+        _sold["locations"] = frozenset(through.values_list("location_id", flat=True).distinct())
+        _sold["at"] = time.monotonic()
+    return _sold["locations"]
+
+
+@receiver(m2m_changed, sender=Channel.locations.through, dispatch_uid="connectors-locations")
+def locations_changed(sender, instance, action, **kwargs):
+    """What a channel sells changed: every target may have; push them all, now and once more
+    when every process's cache of sold locations has caught up."""
+    if action not in ("post_add", "post_remove", "post_clear") or not isinstance(instance, Channel):
+        return
+    _sold["at"] = -SOLD_TTL
+    from connectors.services import channel_push_now
+
+    channel_push_now(instance, again_after=SOLD_TTL + 1)
 
 
 @receiver(post_save, sender=Listing, dispatch_uid="connectors-new-listing")
@@ -25,23 +51,45 @@ def first_push(sender, instance, created, **kwargs):
 
 @receiver(stock_changed, dispatch_uid="connectors-mark-pending")
 def mark_pending(sender, movement, variant_ids, location_ids, **kwargs):
-    """In the stock change's own transaction: nothing is lost if the process dies after it."""
-    listings = Listing.objects.filter(
-        variant_id__in=variant_ids, channel__locations__in=location_ids
-    )
-    marked = Listing.objects.filter(pk__in=listings.values("pk")).update(
-        change_seq=F("change_seq") + 1,
-        pending_since=Coalesce(F("pending_since"), Now()),
-        status=Listing.Status.PENDING,
-        attempts=0,
-        next_attempt_at=None,
-    )
-    if marked:
-        channel_ids = set(listings.values_list("channel_id", flat=True).distinct())
+    """In the stock change's own transaction, so nothing is lost if the process dies after it:
+    every listing of a changed variant on a channel selling a changed location is pending.
+
+    Raw SQL, built once: it runs with every stock mutation, and one statement both marks the
+    listings and returns their channels."""
+    if not sold_locations() & location_ids:
+        return
+    conn = connections["default"]
+    locations = sorted(location_ids)
+    variants = sorted(variant_ids)
+    now = conn.ops.adapt_datetimefield_value(timezone.now())
+    channel_ids = set()
+    with conn.cursor() as cursor:
+        for start in range(0, len(variants), CHUNK):
+            chunk = variants[start : start + CHUNK]
+            cursor.execute(_mark_sql(conn.vendor, len(chunk), len(locations)),
+                           [now, *chunk, *locations])  # fmt: skip
+            channel_ids.update(row[0] for row in cursor.fetchall())
+    if channel_ids:
         transaction.on_commit(lambda: _request(channel_ids), robust=True)
+
+
+@functools.cache
+def _mark_sql(vendor, n_variants, n_locations):
+    q = connections["default"].ops.quote_name
+    listing = q(Listing._meta.db_table)
+    sold_at = q(Channel.locations.through._meta.db_table)
+    marks = ", ".join
+    return (
+        f"UPDATE {listing} SET change_seq = change_seq + 1, "
+        "pending_since = COALESCE(pending_since, %s), "
+        f"status = '{Listing.Status.PENDING.value}', attempts = 0, next_attempt_at = NULL "
+        f"WHERE variant_id IN ({marks(['%s'] * n_variants)}) AND channel_id IN "
+        f"(SELECT channel_id FROM {sold_at} WHERE location_id IN ({marks(['%s'] * n_locations)})) "
+        "RETURNING channel_id"
+    )
 
 
 def _request(channel_ids):
     from connectors.jobs import request_sync
 
-    request_sync(channel_ids)
+    request_sync(sorted(channel_ids))

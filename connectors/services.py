@@ -173,12 +173,15 @@ def listings_mark_pending(listings):
     )
 
 
-def channel_push_now(channel):
-    """Push every listing of the channel (convergent: unchanged ones cost nothing)."""
-    from connectors.jobs import request_sync
+def channel_push_now(channel, again_after=None):
+    """Push every listing of the channel (convergent: unchanged ones cost nothing); with
+    `again_after` seconds, mark them all pending once more then (see receivers.SOLD_TTL)."""
+    from connectors.jobs import request_refresh, request_sync
 
     marked = listings_mark_pending(channel.listings.all())
     transaction.on_commit(lambda: request_sync([channel.pk]), robust=True)
+    if again_after:
+        transaction.on_commit(lambda: request_refresh(channel.pk, again_after), robust=True)
     return marked
 
 

@@ -88,6 +88,11 @@ def shop(make, servers):
             Listing.objects.create(channel=channel, variant=v, remote_id=item.remote_id,
                                    remote_parent_id=item.remote_parent_id)  # fmt: skip
         channels[name] = (channel, sandbox, items)
+    # Setting a channel's locations schedules a second refresh (receivers.SOLD_TTL): drop it,
+    # so each test decides what runs.
+    registry = django_rq.get_queue("sync").scheduled_job_registry
+    for job_id in registry.get_job_ids():
+        registry.remove(job_id, delete_job=True)
     return wh, store, variants, channels
 
 
@@ -323,3 +328,22 @@ def test_a_worker_process_killed_mid_push_converges_without_double_applying(shop
     drain()
     assert shows(channels, "elasticpath")[0] == 15  # read again first: not 20
     assert Listing.objects.get(channel=channel, variant=variants[0]).confirmed_quantity == 15
+
+
+def test_a_change_where_no_channel_sells_marks_nothing(shop, make):
+    _, _, variants, _ = shop
+    drain()
+    supplier = make.location("SUPPLIER", kind="supplier")
+    change(variants[0], supplier, "increment", 5)
+    assert not Listing.objects.filter(pending_since__isnull=False).exists()
+
+
+def test_changing_what_a_channel_sells_pushes_its_new_targets(shop):
+    wh, store, variants, channels = shop
+    change(variants[0], store, "increment", 4)
+    drain()
+    channel, _, _ = channels["highlevel"]
+    channel.locations.set([store])  # no longer sells the warehouse
+    drain()
+    assert shows(channels, "highlevel") == [4, 0, 0]
+    assert shows(channels, "webflow") == [14, 11, 12]
