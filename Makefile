@@ -19,6 +19,7 @@ run: export DEBUG ?= 1
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo_channels
 	$(PY) manage.py run
 
 test: $(STAMP) lint

@@ -5,14 +5,27 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count
-from django.utils.html import format_html
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
+from connectors import jobs
 from connectors.exceptions import ConnectorError
-from connectors.models import Channel, Listing, Platform, PushRecord
+from connectors.models import Channel, Drift, Listing, Platform, PushRecord
 from connectors.platforms import CONNECTORS, connector_class
-from connectors.services import channel_test_connection
+from connectors.quantities import targets_for
+from connectors.reconcile import channel_reconcile, drift_accept, drift_ignore, drift_push_ours
+from connectors.services import (
+    channel_pause,
+    channel_push_now,
+    channel_resume,
+    channel_retry_failed,
+    channel_test_connection,
+)
 from inventory.admin.catalog import VariantAdmin
+from inventory.exceptions import InventoryError
 from inventory.models import Variant
 
 
@@ -104,19 +117,96 @@ class ChannelForm(forms.ModelForm):
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelForm
-    list_display = ("name", "platform", "mode", "listing_count", "last_success_at", "last_error_at")
+    list_display = (
+        "name", "platform", "mode", "listing_count", "pending_count", "failed_count",
+        "last_success_at", "error_short", "circuit",
+    )  # fmt: skip
     list_filter = ("platform", "mode")
     search_fields = ("name",)
     filter_horizontal = ("locations",)
-    readonly_fields = ("last_success_at", "last_error_at", "last_error", "paused_reason")
-    actions = ["test_connection"]
+    readonly_fields = (
+        "last_success_at", "last_error_at", "last_error", "paused_reason", "circuit",
+    )  # fmt: skip
+    actions = ["push_now", "retry_failed", "pause", "resume", "reconcile", "test_connection"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_listings=Count("listings"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_listings=Count("listings"),
+                n_pending=Count("listings", filter=Q(listings__pending_since__isnull=False)),
+                n_failed=Count("listings", filter=Q(listings__status=Listing.Status.FAILED)),
+            )
+        )
 
     @admin.display(description="listings", ordering="n_listings")
     def listing_count(self, obj):
         return obj.n_listings
+
+    @admin.display(description="pending", ordering="n_pending")
+    def pending_count(self, obj):
+        return obj.n_pending
+
+    @admin.display(description="failed", ordering="n_failed")
+    def failed_count(self, obj):
+        return obj.n_failed
+
+    @admin.display(description="last error")
+    def error_short(self, obj):
+        return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
+
+    @admin.display(description="circuit")
+    def circuit(self, obj):
+        return obj.circuit_state(timezone.now())
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "queue_depth": jobs.queue_depth()}
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        rules = {"buffer", "percentage", "cap", "zero_out_threshold"} & set(form.changed_data)
+        credentials_fixed = obj.paused_reason.startswith("bad credentials") and any(
+            name.startswith("credential_") for name in form.changed_data
+        )
+        if credentials_fixed:
+            channel_resume(obj)
+            self.message_user(request, f"{obj.name}: new credentials; resumed.")
+        elif change and rules:
+            channel_push_now(obj)
+
+    @admin.action(description="Push now (all listings; unchanged ones cost nothing)")
+    def push_now(self, request, queryset):
+        for channel in queryset:
+            self.message_user(request, f"{channel.name}: {channel_push_now(channel)} queued")
+
+    @admin.action(description="Retry failed listings")
+    def retry_failed(self, request, queryset):
+        for channel in queryset:
+            self.message_user(request, f"{channel.name}: {channel_retry_failed(channel)} queued")
+
+    @admin.action(description="Pause (keep recording, send nothing)")
+    def pause(self, request, queryset):
+        for channel in queryset:
+            channel_pause(channel, f"paused by {request.user}")
+        self.message_user(request, f"{queryset.count()} channel(s) paused")
+
+    @admin.action(description="Resume (sends the latest state)")
+    def resume(self, request, queryset):
+        for channel in queryset:
+            channel_resume(channel)
+        self.message_user(request, f"{queryset.count()} channel(s) resumed")
+
+    @admin.action(description="Reconcile (find drift; see Drift)")
+    def reconcile(self, request, queryset):
+        for channel in queryset:
+            try:
+                found = channel_reconcile(channel)
+            except ConnectorError as exc:
+                self.message_user(request, f"{channel.name}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{channel.name}: {len(found)} listing(s) differ")
 
     def get_form(self, request, obj=None, **kwargs):
         # The credential fields are added by the form itself (one per platform credential).
@@ -146,6 +236,55 @@ class ChannelAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{channel.name}: failed: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{channel.name}: {report}")
+
+
+@admin.register(Drift)
+class DriftAdmin(admin.ModelAdmin):
+    list_display = (
+        "listing_sku", "channel", "channel_quantity", "target", "found_at", "resolution",
+        "resolved_by",
+    )  # fmt: skip
+    list_select_related = ("listing__variant", "listing__channel", "resolved_by")
+    list_filter = ("resolution", "listing__channel")
+    search_fields = ("listing__variant__sku",)
+    readonly_fields = [f.name for f in Drift._meta.fields]
+    actions = ["push_ours", "accept_channels", "ignore"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="SKU", ordering="listing__variant__sku")
+    def listing_sku(self, obj):
+        return obj.listing.variant.sku
+
+    @admin.display(description="channel")
+    def channel(self, obj):
+        return obj.listing.channel.name
+
+    def _resolve(self, request, queryset, how, done):
+        resolved = 0
+        for drift in queryset.filter(resolution=Drift.Resolution.OPEN):
+            try:
+                how(drift, request.user)
+                resolved += 1
+            except InventoryError as exc:
+                self.message_user(request, f"{drift.listing.variant.sku}: {exc}", messages.ERROR)
+        self.message_user(request, f"{resolved} drift(s) {done}")
+
+    @admin.action(description="Push our quantity", permissions=["change"])
+    def push_ours(self, request, queryset):
+        self._resolve(request, queryset, drift_push_ours, "pushed")
+
+    @admin.action(description="Accept the channel's quantity (a count, source channel)",
+                  permissions=["change"])  # fmt: skip
+    def accept_channels(self, request, queryset):
+        if not request.user.has_perm("inventory.adjust_stock"):
+            raise PermissionDenied
+        self._resolve(request, queryset, drift_accept, "accepted as counts")
+
+    @admin.action(description="Ignore", permissions=["change"])
+    def ignore(self, request, queryset):
+        self._resolve(request, queryset, drift_ignore, "ignored")
 
 
 @admin.register(Listing)
@@ -219,9 +358,48 @@ class ListingInline(admin.TabularInline):
 
 
 class VariantWithListingsAdmin(VariantAdmin):
-    """The inventory app's variant page, with the variant's listings on every channel."""
+    """The inventory app's variant page, with the variant's listings on every channel and why
+    each shows what it shows."""
 
     inlines = [*VariantAdmin.inlines, ListingInline]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            fieldsets.append(("On each channel", {"fields": ("channel_quantities",)}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "channel_quantities")
+
+    @admin.display(description="quantity shown, and why")
+    def channel_quantities(self, obj):
+        rows = []
+        for listing in obj.listings.select_related("channel").order_by("channel__name"):
+            target = targets_for(listing.channel, [obj])[obj.pk]
+            push = listing.push_records.filter(purpose="write").order_by("-pk").first()
+            confirmed = "never confirmed"
+            if listing.confirmed_at:
+                shown = (
+                    "unlimited"
+                    if listing.confirmed_quantity is None
+                    else listing.confirmed_quantity
+                )
+                confirmed = f"last confirmed {shown} at {listing.confirmed_at:%Y-%m-%d %H:%M}"
+            if push:
+                url = reverse("admin:connectors_pushrecord_change", args=[push.pk])
+                confirmed = format_html('{}, <a href="{}">push #{}</a>', confirmed, url, push.pk)
+            rows.append(
+                (listing.channel.name, target.explanation, confirmed, listing.get_status_display())
+            )
+        if not rows:
+            return "Not listed on any channel."
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            '<table class="channel-quantities"><thead><tr><th>Channel</th><th>Should show</th>'
+            "<th>Channel</th><th>Status</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
 
 
 admin.site.unregister(Variant)

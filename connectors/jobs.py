@@ -137,3 +137,17 @@ def reconcile_all():
         except Exception as exc:  # one channel's failure must not stop the others
             log.warning("reconcile of %s failed: %s", channel.name, exc)
     return found
+
+
+def queue_depth():
+    """Jobs of the sync queue by state (None when Redis cannot be reached)."""
+    try:
+        queue = django_rq.get_queue(QUEUE)
+        return {
+            "queued": queue.count,
+            "scheduled": queue.scheduled_job_registry.count,
+            "running": queue.started_job_registry.count,
+            "failed": queue.failed_job_registry.count,
+        }
+    except Exception:
+        return None

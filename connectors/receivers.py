@@ -2,6 +2,7 @@
 committed, asks for a push of their channels."""
 
 import functools
+import threading
 import time
 
 from django.db import connections, transaction
@@ -45,8 +46,7 @@ def locations_changed(sender, instance, action, **kwargs):
 def first_push(sender, instance, created, **kwargs):
     """A new listing starts pending (its default); once committed, ask for its push."""
     if created:
-        channel_id = instance.channel_id
-        transaction.on_commit(lambda: _request({channel_id}), robust=True)
+        request_on_commit({instance.channel_id})
 
 
 @receiver(stock_changed, dispatch_uid="connectors-mark-pending")
@@ -70,7 +70,7 @@ def mark_pending(sender, movement, variant_ids, location_ids, **kwargs):
                            [now, *chunk, *locations])  # fmt: skip
             channel_ids.update(row[0] for row in cursor.fetchall())
     if channel_ids:
-        transaction.on_commit(lambda: _request(channel_ids), robust=True)
+        request_on_commit(channel_ids)
 
 
 @functools.cache
@@ -89,7 +89,24 @@ def _mark_sql(vendor, n_variants, n_locations):
     )
 
 
-def _request(channel_ids):
+_wanted = threading.local()
+
+
+def request_on_commit(channel_ids):
+    """Ask, once the transaction commits, for one push per channel however many listings or
+    changes asked within it (an import of 10,000 rows queues one job per channel). Every
+    call registers a callback, so a rolled-back transaction loses nobody's request: the
+    first callback to run takes all the ids gathered, the others find nothing left."""
+    wanted = getattr(_wanted, "ids", None)
+    if wanted is None:
+        wanted = _wanted.ids = set()
+    wanted.update(channel_ids)
+    transaction.on_commit(_flush, robust=True)
+
+
+def _flush():
     from connectors.jobs import request_sync
 
-    request_sync(sorted(channel_ids))
+    channel_ids, _wanted.ids = getattr(_wanted, "ids", None) or set(), None
+    if channel_ids:
+        request_sync(sorted(channel_ids))

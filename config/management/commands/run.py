@@ -28,7 +28,10 @@ class Command(BaseCommand):
             wanted.append(
                 ("worker", [*manage, "rqworker", "default", "sync", "imports", "--with-scheduler"])
             )
-        if not opts["no_sandboxes"] and "sandbox" in get_commands():
+            if "rqcron" in get_commands():  # the sweeper and the daily reconcile
+                wanted.append(("cron", [*manage, "rqcron", "connectors.cron"]))
+        sandboxes = not opts["no_sandboxes"] and "sandbox" in get_commands()
+        if sandboxes:
             wanted.append(("sandboxes", [*manage, "sandbox"]))
 
         stopping = False
@@ -42,13 +45,21 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         with owned_embedded_redis(stdout=self.stdout):
             children = [(name, subprocess.Popen(cmd)) for name, cmd in wanted]
+            if sandboxes and "load_demo_channels" in get_commands():
+                # The sandboxes start empty: give them the demo channels' items, push them all.
+                seeding = [*manage, "load_demo_channels", "--seed"]
+                children.append(("seeding", subprocess.Popen(seeding)))
             self.stdout.write(
                 f"started {', '.join(n for n, _ in children)}; "
                 f"open http://{opts['addr']}/admin/ (Ctrl-C stops everything)"
             )
             try:
                 while not stopping:
-                    dead = [(n, p) for n, p in children if p.poll() is not None]
+                    dead = [
+                        (n, p)
+                        for n, p in children
+                        if p.poll() not in (None, 0) or (p.poll() == 0 and n != "seeding")
+                    ]
                     if dead:
                         name, proc = dead[0]
                         self.stderr.write(f"{name} exited with code {proc.returncode}; stopping")

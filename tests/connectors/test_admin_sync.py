@@ -1,0 +1,102 @@
+"""Channel health and the sync's controls in the admin, as a manager and a clerk use them."""
+
+import pytest
+from django.urls import reverse
+
+from connectors import sync
+from connectors.models import Channel, Drift, Listing
+from inventory.roles import CLERK, MANAGER, sync_roles
+
+pytestmark = pytest.mark.django_db
+
+LOCATION = "6578278e879ad2646715ba9c"
+
+
+@pytest.fixture
+def shop(make, running_highlevel):
+    sync_roles()
+    wh = make.location("WH1")
+    tee = make.variant("TEE")
+    make.stock(tee, wh, 10)
+    channel = Channel.objects.create(
+        name="HL shop", platform="highlevel", base_url=running_highlevel.url,
+        credentials={"token": "pit-hl-sandbox-token"}, settings={"location_id": LOCATION},
+        buffer=2,
+    )  # fmt: skip
+    channel.locations.set([wh])
+    running_highlevel.seed(items=[{"priceId": "p-tee", "availableQuantity": 0}])
+    listing = Listing.objects.create(channel=channel, variant=tee, remote_id="p-tee")
+    return channel, listing, running_highlevel
+
+
+def login(client, make, role):
+    username = {MANAGER: "mia", CLERK: "carl"}[role]
+    make.user(username, role=role)
+    client.login(username=username, password="pw-for-tests-1")
+    return client
+
+
+def act(client, action, channel):
+    data = {"action": action, "_selected_action": [channel.pk]}
+    return client.post(reverse("admin:connectors_channel_changelist"), data, follow=True)
+
+
+def test_the_channel_list_shows_health_and_the_queue(client, make, shop):
+    page = login(client, make, MANAGER).get(reverse("admin:connectors_channel_changelist"))
+    html = page.content.decode()
+    assert "Sync queue:" in html
+    assert '<td class="field-pending_count">1</td>' in html
+    assert '<td class="field-circuit">closed</td>' in html
+
+
+def test_pause_resume_push_and_retry_from_the_list(client, make, shop):
+    channel, listing, _ = shop
+    login(client, make, MANAGER)
+    act(client, "pause", channel)
+    channel.refresh_from_db()
+    assert (channel.mode, channel.paused_reason) == ("paused", "paused by mia")
+    act(client, "resume", channel)
+    channel.refresh_from_db()
+    assert channel.mode == "live"
+    sync.sync_channel_run(channel.pk, "test")
+    Listing.objects.filter(pk=listing.pk).update(status="failed", pending_since=None)
+    assert "HL shop: 1 queued" in act(client, "retry_failed", channel).content.decode()
+    assert Listing.objects.get(pk=listing.pk).pending_since is not None
+    assert "HL shop: 1 queued" in act(client, "push_now", channel).content.decode()
+
+
+def test_the_variant_page_explains_each_channel_quantity(client, make, shop):
+    channel, listing, _ = shop
+    sync.sync_channel_run(channel.pk, "test")
+    page = login(client, make, MANAGER).get(
+        reverse("admin:inventory_variant_change", args=[listing.variant_id])
+    )
+    html = page.content.decode()
+    assert "available 10 at WH1 = 10 - buffer 2 = 8" in html
+    assert "last confirmed 8 at" in html
+    assert "push #" in html
+
+
+def test_drift_resolutions_from_the_admin(client, make, shop):
+    channel, listing, sandbox = shop
+    sync.sync_channel_run(channel.pk, "test")
+    sandbox.seed(items=[{"priceId": "p-tee", "availableQuantity": 5}])
+    login(client, make, MANAGER)
+    assert "1 listing(s) differ" in act(client, "reconcile", channel).content.decode()
+    drift = Drift.objects.get()
+    assert (drift.channel_quantity, drift.target) == (5, 8)
+    changelist = reverse("admin:connectors_drift_changelist")
+    assert client.get(changelist).status_code == 200
+    response = client.post(changelist, {"action": "accept_channels",
+                                        "_selected_action": [drift.pk]}, follow=True)  # fmt: skip
+    assert "1 drift(s) accepted as counts" in response.content.decode()
+    drift.refresh_from_db()
+    assert drift.resolution == "accepted"
+    assert listing.variant.levels.get().on_hand == 7  # 10 + (5 - 8)
+
+
+def test_only_managers_reach_the_job_queues(client, make, shop):
+    dashboard = reverse("admin:django_rq_home")
+    assert login(client, make, MANAGER).get(dashboard).status_code == 200
+    client.logout()
+    assert login(client, make, CLERK).get(dashboard).status_code == 403
