@@ -102,7 +102,15 @@ SYNC = {
     "CIRCUIT_COOLDOWN": float(os.environ.get("SYNC_CIRCUIT_COOLDOWN", 30)),
     "PROBE_SIZE": 1,  # listings a half-open circuit tries first
     "SWEEP_AFTER": float(os.environ.get("SYNC_SWEEP_AFTER", 30)),  # pending this long: re-queue
+    # A stock change's push waits this long, so that a burst goes out in full batches.
+    "COALESCE": float(os.environ.get("SYNC_COALESCE", 0.5)),
 }
+
+# ---------------------------------------------------------------------------- spreadsheet imports
+# An uploaded file of up to this many rows is checked and imported in the request (a 10,000-row
+# stock file takes about a second); a larger one by an rqworker of the "imports" queue.
+IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", 10_000))
+IMPORT_MAX_UPLOAD_MB = int(os.environ.get("IMPORT_MAX_UPLOAD_MB", 20))
 
 # ---------------------------------------------------------------------------- auth, i18n, static
 AUTH_PASSWORD_VALIDATORS = [

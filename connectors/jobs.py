@@ -30,6 +30,17 @@ FLAG_TTL = 600  # a flag outliving its job (Redis restarted, job lost) stops no 
 ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 
 
+def _connection():
+    """One Redis client per process (and per URL: tests switch it), not one per call."""
+    url = settings.RQ_QUEUES[QUEUE]["URL"]
+    if _clients.get("url") != url:
+        _clients.update(url=url, client=django_rq.get_connection(QUEUE))
+    return _clients["client"]
+
+
+_clients = {}
+
+
 def request_sync(channel_ids, *, delay=None, force=False):
     """Queue a push of each channel unless one is already queued; never raises (a failure to
     queue only delays: the pending marks are in the database)."""
@@ -43,7 +54,7 @@ def request_sync(channel_ids, *, delay=None, force=False):
 
 
 def _enqueue(channel_id, *, delay=None, force=False):
-    connection = django_rq.get_connection(QUEUE)
+    connection = _connection()
     job_id = f"sync-{channel_id}-{uuid.uuid4().hex[:12]}"
     flag = FLAG.format(channel_id)
     ttl = int(FLAG_TTL + (delay or 0))
@@ -51,7 +62,7 @@ def _enqueue(channel_id, *, delay=None, force=False):
         if not force:
             return 0
         connection.set(flag, job_id, ex=ttl)
-    queue = django_rq.get_queue(QUEUE)
+    queue = django_rq.get_queue(QUEUE, connection=connection)
     options = {"job_id": job_id, "job_timeout": 600, "result_ttl": 3600, "failure_ttl": 86400}
     try:
         if delay:
@@ -66,7 +77,7 @@ def _enqueue(channel_id, *, delay=None, force=False):
 
 def run_sync(channel_id):
     """The job: push the channel's pending listings, then queue what comes next."""
-    django_rq.get_connection(QUEUE).delete(FLAG.format(channel_id))
+    _connection().delete(FLAG.format(channel_id))
     job = get_current_job()
     worker_id = job.id if job else f"inline-{uuid.uuid4().hex[:12]}"
     report = sync.sync_channel_run(channel_id, worker_id)
@@ -108,7 +119,7 @@ def sweep_pending():
         .values_list("channel_id", flat=True)
         .distinct()
     )
-    connection = django_rq.get_connection(QUEUE)
+    connection = _connection()
     queued = []
     for channel_id in sorted(channel_ids):
         job_id = connection.get(FLAG.format(channel_id))

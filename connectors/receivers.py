@@ -5,6 +5,7 @@ import functools
 import threading
 import time
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models.signals import m2m_changed, post_save
 from django.dispatch import receiver
@@ -109,4 +110,6 @@ def _flush():
 
     channel_ids, _wanted.ids = getattr(_wanted, "ids", None) or set(), None
     if channel_ids:
-        request_sync(sorted(channel_ids))
+        # A short wait lets a burst of changes gather into full batches; later changes find
+        # the push already queued, and the worker reads the latest stock when it runs.
+        request_sync(sorted(channel_ids), delay=settings.SYNC["COALESCE"] or None)
