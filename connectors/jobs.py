@@ -82,7 +82,7 @@ def run_sync(channel_id):
     worker_id = job.id if job else f"inline-{uuid.uuid4().hex[:12]}"
     report = sync.sync_channel_run(channel_id, worker_id)
     if report.more:
-        request_sync([channel_id])
+        request_sync([channel_id], delay=settings.SYNC["COALESCE"] or None)
     elif report.retry_in is not None:
         request_sync([channel_id], delay=report.retry_in)
     return report.__dict__

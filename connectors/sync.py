@@ -59,12 +59,18 @@ def sync_channel_run(channel_id, worker_id, budget=None):
     probing = channel.circuit_open_until is not None
     deadline = time.monotonic() + (budget or conf("RUN_BUDGET"))
     while time.monotonic() < deadline:
-        listings = claim(channel, worker_id, limit=conf("PROBE_SIZE") if probing else None)
+        limit = conf("PROBE_SIZE") if probing else conf("CLAIM_CHUNK")
+        listings = claim(channel, worker_id, limit=limit)
         if not listings:
             break
         stop = _process(channel, listings, report)
         if stop:
             report.stopped = stop
+            break
+        if not probing and len(listings) < limit:
+            # That was all there was. Listings changed since asked for the next job when
+            # they changed: let them gather into full batches instead of pushing a few now.
+            report.more = _claimable(channel)
             break
         probing = False
     else:
@@ -75,6 +81,15 @@ def sync_channel_run(channel_id, worker_id, budget=None):
 
 
 # --------------------------------------------------------------------------- claims
+
+
+def _claimable(channel):
+    now = timezone.now()
+    return (
+        Listing.objects.filter(channel=channel, pending_since__isnull=False, claimed_by="")
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exists()
+    )
 
 
 def claim(channel, worker_id, limit=None):

@@ -217,6 +217,13 @@ def burst(channels, args):
         total_sent, total_min = total_sent + sent, total_min + minimum
         print(f"  {c.name:<12} requests {sent:>7,}  minimum {minimum:>7,}  "
               f"({sent / minimum - 1:+.1%})")  # fmt: skip
+    from django.db.models import Count
+
+    from connectors.models import PushRecord
+
+    mix = PushRecord.objects.values("channel__name", "purpose", "outcome").annotate(n=Count("id"))
+    print("  push records:", ", ".join(
+        f"{r['channel__name']} {r['purpose']}/{r['outcome']} {r['n']}" for r in mix))  # fmt: skip
     print(f"  all channels: {total_sent:,} requests, minimum {total_min:,} "
           f"({total_sent / total_min - 1:+.1%}; target within 5%)")  # fmt: skip
 
