@@ -64,7 +64,7 @@ def seed_sandboxes(timeout=30):
     from connectors.services import channel_push_now
 
     for channel in Channel.objects.filter(name__startswith="Demo ", base_url__contains="127.0.0.1"):
-        _wait(channel.base_url, timeout)
+        wait_for_sandbox(channel.base_url, timeout)
         listings = list(channel.listings.select_related("variant"))
         items = [_seed_item(channel.platform, listing) for listing in listings]
         if channel.platform == "zettle":
@@ -92,7 +92,8 @@ def _group_zettle(items):
     return [{"productUuid": p, "variants": v} for p, v in products.items()]
 
 
-def _wait(url, timeout):
+def wait_for_sandbox(url, timeout=30):
+    """Block until the sandbox at `url` answers its health check."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -84,6 +84,7 @@ def main():
 
 
 def bench(name, n):
+    from connectors.demo import wait_for_sandbox
     from connectors.platforms import connector_class
     from connectors.platforms.base import PushItem
 
@@ -94,7 +95,7 @@ def bench(name, n):
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(url)
+        wait_for_sandbox(url)
         seed, item_args, credentials, settings = PLATFORMS[name](n)
         control = requests.Session()
         control.post(f"{url}/_sandbox/failures", json={"rate_limits": False}, timeout=30)
@@ -123,17 +124,6 @@ def bench(name, n):
           f"one-off), batch maximum {caps.batch_max}, writes {caps.writes}")  # fmt: skip
     return {"platform": name, "updates": len(items), "requests": total, "auth": auth,
             "bound": bound, "rate": len(items) / elapsed}  # fmt: skip
-
-
-def wait_for(url, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/_sandbox/health", timeout=1).ok:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise RuntimeError(f"sandbox at {url} did not start")
 
 
 if __name__ == "__main__":

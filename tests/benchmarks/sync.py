@@ -97,6 +97,8 @@ def child(args):
 def start_sandboxes():
     import requests
 
+    from connectors.demo import wait_for_sandbox
+
     procs = []
     for i, name in enumerate(PLATFORMS):
         procs.append(subprocess.Popen(
@@ -105,12 +107,8 @@ def start_sandboxes():
         ))  # fmt: skip
     for i in range(len(PLATFORMS)):
         url = f"http://127.0.0.1:{PORT + i}"
-        for _ in range(100):
-            try:
-                requests.post(f"{url}/_sandbox/failures", json={"rate_limits": False}, timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_for_sandbox(url)
+        requests.post(f"{url}/_sandbox/failures", json={"rate_limits": False}, timeout=5)
     return procs
 
 
