@@ -341,7 +341,7 @@ def test_a_change_where_no_channel_sells_marks_nothing(shop, make):
 
 
 def test_changing_what_a_channel_sells_pushes_its_new_targets(shop):
-    wh, store, variants, channels = shop
+    _, store, variants, channels = shop
     change(variants[0], store, "increment", 4)
     drain()
     channel, _, _ = channels["highlevel"]
