@@ -111,6 +111,8 @@ SYNC = {
 # stock file takes about a second); a larger one by an rqworker of the "imports" queue.
 IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", 10_000))
 IMPORT_MAX_UPLOAD_MB = int(os.environ.get("IMPORT_MAX_UPLOAD_MB", 20))
+# Rows per uploaded file: an import holds its file in memory (about 2 KB a row at its peak).
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 250_000))
 
 # ---------------------------------------------------------------------------- auth, i18n, static
 AUTH_PASSWORD_VALIDATORS = [

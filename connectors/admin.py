@@ -17,6 +17,7 @@ from connectors.models import Channel, Drift, Listing, Platform, PushRecord
 from connectors.platforms import CONNECTORS, connector_class
 from connectors.quantities import targets_for
 from connectors.reconcile import channel_reconcile, drift_accept, drift_ignore, drift_push_ours
+from connectors.resources import ListingResource
 from connectors.services import (
     channel_pause,
     channel_push_now,
@@ -25,6 +26,7 @@ from connectors.services import (
     channel_test_connection,
 )
 from inventory.admin.catalog import VariantAdmin
+from inventory.admin.imports import SpreadsheetAdminMixin
 from inventory.exceptions import InventoryError
 from inventory.models import Variant
 
@@ -288,7 +290,9 @@ class DriftAdmin(admin.ModelAdmin):
 
 
 @admin.register(Listing)
-class ListingAdmin(admin.ModelAdmin):
+class ListingAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
+    sheet_import_resource = ListingResource
+    import_permissions = ("connectors.add_listing", "connectors.change_listing")
     list_display = (
         "variant", "channel", "remote_parent_id", "remote_id", "confirmed_quantity",
         "confirmed_at", "status",

@@ -84,8 +84,14 @@ class Location(models.Model):
 class StockLevel(models.Model):
     """The cached balance of one variant at one location; always equal to its ledger."""
 
-    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="levels")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="levels")
+    # No single-column indexes: the unique (variant, location) and the (location, variant)
+    # index serve lookups by either, and each index costs every insert and non-HOT update.
+    variant = models.ForeignKey(
+        Variant, on_delete=models.PROTECT, related_name="levels", db_index=False
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="levels", db_index=False
+    )
     on_hand = models.IntegerField(default=0)
     allocated = models.IntegerField(default=0)
     available = models.GeneratedField(
@@ -183,7 +189,10 @@ class StockTransaction(models.Model):
 
     movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="lines")
     line = models.PositiveIntegerField(help_text="The request line this ledger row comes from.")
-    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="transactions")
+    # Lookups by variant use the (variant, location, id) index below.
+    variant = models.ForeignKey(
+        Variant, on_delete=models.PROTECT, related_name="transactions", db_index=False
+    )
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="transactions")
     action = models.CharField(max_length=16, choices=Action.choices)
     quantity = models.IntegerField(
@@ -220,3 +229,57 @@ class StockTransaction(models.Model):
     @property
     def available_after(self):
         return self.on_hand_after - self.allocated_after
+
+
+class ImportJob(models.Model):
+    """A file uploaded in the admin: checked first (a dry run showing what each row will do),
+    imported when the person confirms. Small files run in the request, large ones in a worker;
+    either way this row is the page the person comes back to."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        CHECKED = "checked", "Checked: waiting for confirmation"
+        IMPORTING = "importing", "Importing"
+        DONE = "done", "Imported"
+        REFUSED = "refused", "Refused: nothing applied"
+        FAILED = "failed", "Failed: nothing applied"
+
+    resource = models.CharField(
+        max_length=255, help_text="The django-import-export resource class, as a dotted path."
+    )
+    what = models.CharField(max_length=64, help_text="What the file holds, for people.")
+    file_name = models.CharField(max_length=255)
+    # The file itself: a worker on any machine reads it from the database (no shared disk).
+    data = models.BinaryField(editable=False)
+    options = models.JSONField(
+        default=dict, blank=True, help_text="The resource's options (a stock file's mode...)."
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHECKING)
+    rows = models.PositiveIntegerField(default=0, help_text="Rows in the file, header excluded.")
+    summary = models.JSONField(
+        default=dict, blank=True, help_text="Totals and problems of the latest check or import."
+    )
+    changes = models.JSONField(
+        default=dict, blank=True, help_text="What the first rows will do (or did): headers, rows."
+    )
+    movement = models.ForeignKey(
+        Movement, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    error = models.TextField(blank=True, help_text="An unexpected failure, for the logs.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        verbose_name = "import"
+
+    def __str__(self):
+        return f"Import #{self.pk} ({self.what}: {self.file_name})"
+
+    @property
+    def running(self):
+        return self.status in (self.Status.CHECKING, self.Status.IMPORTING)

@@ -1,9 +1,12 @@
 """Reads that several places need: the admin, the commands and the checks."""
 
+import json
+
+from django.db import connection
 from django.db.models import IntegerField, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from inventory.models import Location, StockLevel, StockTransaction
+from inventory.models import Location, StockLevel, StockTransaction, Variant
 
 
 def _level_sum(field):
@@ -78,3 +81,28 @@ def ledger_mismatches():
         if key not in seen and (row["on_hand"], row["allocated"]) != (0, 0):
             mismatches.append((*key, None, (row["on_hand"], row["allocated"]), "no level row"))
     return mismatches
+
+
+def variants_by_sku(skus, *fields):
+    """{sku: (id, *fields)} for the given SKUs that exist. The SKUs travel as one JSON array
+    parameter, however many: the ORM's `sku__in` prepared each of a file's 100,000 parameters
+    in Python (0.8 s), and one parameter also stays under SQLite's limit on their number."""
+    columns = ", ".join("v." + connection.ops.quote_name(f) for f in ("sku", "id", *fields))
+    table = connection.ops.quote_name(Variant._meta.db_table)
+    if connection.vendor == "postgresql":
+        given = "jsonb_array_elements_text(%s::jsonb) AS s(sku)"
+    else:
+        given = "(SELECT value AS sku FROM json_each(%s)) AS s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {given} JOIN {table} v ON v.sku = s.sku",
+            [json.dumps(list(skus))],
+        )
+        if not fields:
+            return {sku: (pk,) for sku, pk in cursor.fetchall()}
+        return {sku: tuple(values) for sku, *values in cursor.fetchall()}
+
+
+def location_ids_by_code(codes):
+    """{code: id} for the given location codes that exist."""
+    return dict(Location.objects.filter(code__in=list(codes)).values_list("code", "pk"))

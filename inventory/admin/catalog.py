@@ -11,8 +11,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from inventory import selectors
+from inventory.admin.imports import SpreadsheetAdminMixin
 from inventory.exceptions import InventoryError
 from inventory.forms import AdjustStockForm, MoveStockForm
+from inventory.imports.catalog import CatalogExportResource, CatalogResource
+from inventory.imports.locations import LocationResource
 from inventory.models import Location, Product, Source, Variant
 from inventory.services import stock_apply
 
@@ -68,7 +71,7 @@ class StockStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Variant)
-class VariantAdmin(admin.ModelAdmin):
+class VariantAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
     list_display = (
         "sku",
         "variant_name",
@@ -91,6 +94,8 @@ class VariantAdmin(admin.ModelAdmin):
     )
     actions = ["adjust_selected", "move_selected"]
     show_full_result_count = False
+    sheet_import_resource = CatalogResource
+    sheet_export_resource = CatalogExportResource
 
     def get_queryset(self, request):
         return selectors.variants_with_totals(super().get_queryset(request))
@@ -286,10 +291,12 @@ class VariantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "kind", "allow_negative", "active", "stocked_variants")
     list_filter = ("kind", "active", "allow_negative")
     search_fields = ("code", "name")
+    sheet_import_resource = LocationResource
+    import_permissions = ("inventory.add_location", "inventory.change_location")
 
     def get_queryset(self, request):
         return (

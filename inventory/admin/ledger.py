@@ -7,7 +7,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from inventory.admin.imports import SpreadsheetAdminMixin, StockImportForm
 from inventory.exceptions import InventoryError
+from inventory.imports.stock import StockExportResource, StockResource
 from inventory.models import Movement, Source, StockLevel, StockTransaction
 from inventory.services import movement_reverse
 
@@ -33,12 +35,16 @@ def _variant_link(variant):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(ReadOnlyAdmin):
+class StockLevelAdmin(SpreadsheetAdminMixin, ReadOnlyAdmin):
     list_display = ("variant_sku", "location", "on_hand", "allocated", "available", "updated_at")
     list_select_related = ("variant", "location")
     list_filter = ("location", "location__kind")
     search_fields = ("variant__sku", "variant__barcode", "variant__name")
     ordering = ("variant__sku", "location__code")
+    # Levels change only through the stock service: an import is one movement.
+    sheet_import_resource = StockResource
+    sheet_export_resource = StockExportResource
+    sheet_import_form = StockImportForm
 
     @admin.display(description="SKU", ordering="variant__sku")
     def variant_sku(self, obj):

@@ -9,6 +9,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -27,13 +28,22 @@ DELTA_ACTIONS = {
     Action.MOVE,
 }
 ALL_ACTIONS = {a.value for a in Action}
+# The actions as plain strings for the per-line code: reading an enum member off its class
+# and comparing with it costs 140 ns against 16 ns, ten times a line, 100,000 lines a file.
+INCREMENT, DECREMENT, ALLOCATE = "increment", "decrement", "allocate"
+DEALLOCATE, MOVE, COUNT = "deallocate", "move", "count"
+assert {INCREMENT, DECREMENT, ALLOCATE, DEALLOCATE, MOVE, COUNT} == ALL_ACTIONS
+# The actions whose rules read a variant's and a location's selling rules (see _rule_problem).
+RULED = frozenset({DECREMENT, MOVE, ALLOCATE})
 
 
-@dataclass(frozen=True)
-class StockLine:
+class StockLine(NamedTuple):
     """One requested change. Name the variant by `sku` or `variant_id` and the location by
     `location` (its code) or `location_id`; a move also names `to_location(_id)`.
-    `expected` is the on hand the caller believes it is replacing (compare-and-set)."""
+    `expected` is the on hand the caller believes it is replacing (compare-and-set).
+
+    Immutable, and a NamedTuple rather than a frozen dataclass: an import builds 100,000 of
+    them, and a frozen dataclass took twice as long to build (0.22 s against 0.11 s)."""
 
     action: str
     quantity: int
@@ -171,7 +181,7 @@ def _apply(lines, *, source, reason, reference, user, key, payload_hash, partial
         if r.to_location_id is not None:
             pairs.add((r.variant_id, r.to_location_id))
     conn = db()
-    states = lock_levels(conn, pairs)
+    states = lock_levels(conn, pairs, rules=any(r.action in RULED for r in resolved))
 
     now = timezone.now()
     rows = []
@@ -220,7 +230,7 @@ def _apply(lines, *, source, reason, reference, user, key, payload_hash, partial
     return StockResult(movement=movement, errors=errors, rows=rows)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Resolved:
     line: int
     action: str
@@ -258,7 +268,7 @@ def _resolve(lines, errors):
         if location_id is None:
             errors.append(_unknown_location(number, ln.location, ln.sku))
             continue
-        if ln.action == Action.MOVE:
+        if ln.action == MOVE:
             if to_id is None:
                 errors.append(_unknown_location(number, ln.to_location, ln.sku))
                 continue
@@ -270,7 +280,7 @@ def _resolve(lines, errors):
         resolved.append(
             _Resolved(
                 number, str(ln.action), ln.quantity, variant_id, location_id,
-                to_id if ln.action == Action.MOVE else None, ln.expected,
+                to_id if ln.action == MOVE else None, ln.expected,
             )
         )  # fmt: skip
     return resolved
@@ -284,9 +294,9 @@ def _shape_problem(ln):
     q = ln.quantity
     if isinstance(q, bool) or not isinstance(q, int):
         return err.INVALID_QUANTITY, f"quantity {q!r} is not a whole number"
-    if ln.action == Action.COUNT and q < 0:
+    if ln.action == COUNT and q < 0:
         return err.INVALID_QUANTITY, f"a count cannot be negative (got {q})"
-    if ln.action != Action.COUNT and q <= 0:
+    if ln.action != COUNT and q <= 0:
         return err.INVALID_QUANTITY, f"quantity must be at least 1 for {ln.action} (got {q})"
     if ln.expected is not None and (
         isinstance(ln.expected, bool) or not isinstance(ln.expected, int)
@@ -294,7 +304,7 @@ def _shape_problem(ln):
         return err.INVALID_QUANTITY, f"expected on hand {ln.expected!r} is not a whole number"
     if (ln.variant_id is None and not ln.sku) or (ln.location_id is None and not ln.location):
         return err.INVALID_ACTION, "each line needs a SKU and a location"
-    if ln.action == Action.MOVE and ln.to_location_id is None and not ln.to_location:
+    if ln.action == MOVE and ln.to_location_id is None and not ln.to_location:
         return err.INVALID_ACTION, "a move needs a destination location"
     return None
 
@@ -320,7 +330,7 @@ def _apply_line(r, states, errors):
         errors.append(LineError(r.line, err.UNKNOWN_SKU, "unknown variant or location id"))
         return []
     target = None
-    if r.action == Action.MOVE:
+    if r.action == MOVE:
         target = states.get((r.variant_id, r.to_location_id))
         if target is None:
             errors.append(LineError(r.line, err.UNKNOWN_LOCATION, "unknown destination location"))
@@ -331,18 +341,18 @@ def _apply_line(r, states, errors):
         return []
 
     q = r.quantity
-    if r.action == Action.COUNT and q == source.on_hand:
+    if r.action == COUNT and q == source.on_hand:
         return []  # the count confirms the level: nothing changes, nothing to record
     before = (source.on_hand, source.allocated)
-    if r.action == Action.INCREMENT:
+    if r.action == INCREMENT:
         source.on_hand += q
-    elif r.action in (Action.DECREMENT, Action.MOVE):
+    elif r.action in (DECREMENT, MOVE):
         source.on_hand -= q
-    elif r.action == Action.ALLOCATE:
+    elif r.action == ALLOCATE:
         source.allocated += q
-    elif r.action == Action.DEALLOCATE:
+    elif r.action == DEALLOCATE:
         source.allocated -= q
-    elif r.action == Action.COUNT:
+    elif r.action == COUNT:
         source.on_hand = q
     source.dirty = True
     group = uuid.uuid4() if target is not None else None
@@ -364,17 +374,17 @@ def _rule_problem(r, s):
             "(it changed since it was read); reload and try again"
         )
     infinite = not s.tracked
-    if r.action in (Action.DECREMENT, Action.MOVE):
+    if r.action in (DECREMENT, MOVE):
         if not (infinite or s.allow_negative) and s.available < q:
             return err.INSUFFICIENT_STOCK, (
                 f"insufficient stock: available {s.available}, cannot {r.action} {q}"
             )
-    elif r.action == Action.ALLOCATE:
+    elif r.action == ALLOCATE:
         if not (infinite or s.allow_backorder) and s.available < q:
             return err.INSUFFICIENT_STOCK, (
                 f"insufficient stock: available {s.available}, cannot allocate {q}"
             )
-    elif r.action == Action.DEALLOCATE and s.allocated < q:
+    elif r.action == DEALLOCATE and s.allocated < q:
         return err.INSUFFICIENT_ALLOCATED, (f"only {s.allocated} allocated, cannot deallocate {q}")
     return None
 

@@ -6,6 +6,10 @@ instances, field preparation, query compilation) cost more than the database did
 are built once per shape and cached. On PostgreSQL a document of any size is written by one
 statement (data-modifying CTEs over unnest()ed arrays); on SQLite by one statement per table
 (per chunk of rows). Needs SQLite >= 3.35 (RETURNING) or PostgreSQL.
+
+Large batches send PostgreSQL each column as one comma-separated text value that the server
+splits (`string_to_array`): psycopg quotes a Python list element by element in Python, which
+cost about 2 s for the columns of a 100,000-line document; one string costs almost nothing.
 """
 
 import functools
@@ -38,7 +42,7 @@ ROW_TYPES = (
 )  # fmt: skip
 
 
-@dataclass
+@dataclass(slots=True)
 class LevelState:
     """A locked level row, changed in memory by the service and written back once."""
 
@@ -55,6 +59,19 @@ class LevelState:
     @property
     def available(self):
         return self.on_hand - self.allocated
+
+
+def pg_array(values):
+    """One PostgreSQL array parameter as text, for `_pg_unnest`: None becomes '' (NULL).
+    Values must not contain commas (ids, numbers, uuids and action names do not)."""
+    if None in values:
+        return ",".join("" if v is None else str(v) for v in values)
+    return ",".join(map(str, values))
+
+
+def _pg_unnest(types):
+    """unnest() over text parameters made by `pg_array`, one per column, cast to `types`."""
+    return "unnest(" + ", ".join(f"string_to_array(%s, ',', '')::{t}[]" for t in types) + ")"
 
 
 def db():
@@ -80,76 +97,125 @@ def _tables(vendor):
 
 
 @functools.cache
-def _lock_sql(vendor, n_pairs, lock):
+def _lock_sql(vendor, n_pairs, lock, rules=True):
+    """The locking select; without `rules` it skips the variant's and location's selling
+    rules (counts, increments and deallocations never read them): two joins fewer, a fifth
+    less time for a 100,000-level count on PostgreSQL."""
     t = _tables(vendor)
     if n_pairs == 1:
         where = "l.variant_id = %s AND l.location_id = %s"
     elif vendor == "postgresql":  # two array parameters, whatever the count
-        where = (
-            "(l.variant_id, l.location_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))"
-        )
+        where = f"(l.variant_id, l.location_id) IN (SELECT * FROM {_pg_unnest(['bigint'] * 2)})"
     else:
         where = (
             "(l.variant_id, l.location_id) IN (VALUES " + ", ".join(["(%s, %s)"] * n_pairs) + ")"
         )
+    if rules:
+        flags = "v.tracked, v.allow_backorder, loc.allow_negative"
+        joins = (
+            f"JOIN {t['variant']} v ON v.id = l.variant_id "
+            f"JOIN {t['location']} loc ON loc.id = l.location_id "
+        )
+    else:  # placeholders that no rule reads
+        flags, joins = "1, 0, 0", ""
     return (
-        "SELECT l.id, l.variant_id, l.location_id, l.on_hand, l.allocated, "
-        "v.tracked, v.allow_backorder, loc.allow_negative "
-        f"FROM {t['level']} l JOIN {t['variant']} v ON v.id = l.variant_id "
-        f"JOIN {t['location']} loc ON loc.id = l.location_id "
+        f"SELECT l.id, l.variant_id, l.location_id, l.on_hand, l.allocated, {flags} "
+        f"FROM {t['level']} l {joins}"
         f"WHERE {where} ORDER BY l.variant_id, l.location_id{' FOR UPDATE OF l' if lock else ''}"
     )
 
 
-def lock_levels(conn, pairs):
+def lock_levels(conn, pairs, rules=True):
     """Lock and return {(variant_id, location_id): LevelState} for the pairs, creating missing
     rows. Rows are locked in (variant_id, location_id) order, so two writers never wait on each
     other in a cycle. Must run inside a transaction. Pairs whose variant or location does not
-    exist are left out of the result."""
+    exist are left out of the result. With rules=False the states' selling rules (tracked,
+    allow_backorder, allow_negative) are not read and must not be used."""
     ordered = sorted(set(pairs))
-    states = _select(conn, ordered)
+    states = _select(conn, ordered, rules)
     if len(states) < len(ordered):
         missing = [p for p in ordered if p not in states]
-        _create(missing)
-        states.update(_select(conn, missing))
+        states.update(_create(conn, missing))
+        # Rows a concurrent writer created first (or of unknown ids, which stay missing).
+        missing = [p for p in missing if p not in states]
+        if missing:
+            states.update(_select(conn, missing, rules))
     return states
 
 
-def _select(conn, ordered):
+def _select(conn, ordered, rules=True):
     states = {}
     lock = conn.features.has_select_for_update_of
+    pg = conn.vendor == "postgresql"
+    # PostgreSQL takes any number of pairs in one statement (two text parameters).
+    step = (len(ordered) or 1) if pg else CHUNK
     with conn.cursor() as cursor:
-        for start in range(0, len(ordered), CHUNK):
-            chunk = ordered[start : start + CHUNK]
-            if len(chunk) > 1 and conn.vendor == "postgresql":
-                params = [list(col) for col in zip(*chunk, strict=True)]
-                sql = _lock_sql(conn.vendor, 2, lock)  # one shape for every size
+        for start in range(0, len(ordered), step):
+            chunk = ordered[start : start + step]
+            if len(chunk) > 1 and pg:
+                params = [pg_array(col) for col in zip(*chunk, strict=True)]
+                sql = _lock_sql(conn.vendor, 2, lock, rules)  # one shape for every size
             else:
                 params = [value for pair in chunk for value in pair]
-                sql = _lock_sql(conn.vendor, len(chunk), lock)
+                sql = _lock_sql(conn.vendor, len(chunk), lock, rules)
             cursor.execute(sql, params)
-            for row in cursor.fetchall():
-                state = LevelState(*row[:5], bool(row[5]), bool(row[6]), bool(row[7]))
-                states[(state.variant_id, state.location_id)] = state
+            for pk, v, loc, on_hand, allocated, tracked, backorder, negative in cursor.fetchall():
+                states[(v, loc)] = LevelState(
+                    pk, v, loc, on_hand, allocated, bool(tracked), bool(backorder), bool(negative)
+                )
     return states
 
 
-def _create(ordered):
+def _create(conn, ordered):
     """Insert empty levels for the pairs whose variant and location exist (in pair order, so
-    that concurrent first touches cannot wait on each other in a cycle)."""
-    variant_ids = {v for v, _ in ordered}
-    location_ids = {loc for _, loc in ordered}
-    known_variants = set(Variant.objects.filter(pk__in=variant_ids).values_list("pk", flat=True))
-    known_locations = set(Location.objects.filter(pk__in=location_ids).values_list("pk", flat=True))
-    now = timezone.now()
-    StockLevel.objects.bulk_create(
-        [
-            StockLevel(variant_id=v, location_id=loc, updated_at=now)
-            for v, loc in ordered
-            if v in known_variants and loc in known_locations
-        ],
-        ignore_conflicts=True,
-        batch_size=CHUNK,
+    that concurrent first touches cannot wait on each other in a cycle). Raw SQL: the ORM's
+    bulk_create spent about 2 s on the 100,000 levels of a first stock count.
+
+    PostgreSQL returns the states of the rows it inserted (rows this transaction inserted are
+    invisible to others until it commits, so they need no lock), which saves selecting them
+    again; SQLite returns {} and the caller selects them."""
+    created = conn.ops.adapt_datetimefield_value(timezone.now())
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            params = [created, *(pg_array(col) for col in zip(*ordered, strict=True))]
+            cursor.execute(_create_sql(conn.vendor, None), params)
+            return {
+                (v, loc): LevelState(pk, v, loc, 0, 0, tracked, backorder, negative)
+                for pk, v, loc, tracked, backorder, negative in cursor.fetchall()
+            }
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start : start + CHUNK]
+            params = [created, *(value for pair in chunk for value in pair)]
+            cursor.execute(_create_sql(conn.vendor, len(chunk)), params)
+        return {}
+
+
+@functools.cache
+def _create_sql(vendor, n_pairs):
+    t = _tables(vendor)
+    columns = "(variant_id, location_id, on_hand, allocated, updated_at)"
+    if n_pairs is None:  # PostgreSQL: two text arrays, and the new rows' states back
+        return (
+            f"WITH ins AS (INSERT INTO {t['level']} {columns} "
+            "SELECT p.variant_id, p.location_id, 0, 0, %s "
+            f"FROM {_pg_unnest(['bigint'] * 2)} AS p(variant_id, location_id) "
+            f"JOIN {t['variant']} v ON v.id = p.variant_id "
+            f"JOIN {t['location']} loc ON loc.id = p.location_id "
+            "ORDER BY p.variant_id, p.location_id "
+            "ON CONFLICT (variant_id, location_id) DO NOTHING "
+            "RETURNING id, variant_id, location_id) "
+            "SELECT ins.id, ins.variant_id, ins.location_id, v.tracked, v.allow_backorder, "
+            f"loc.allow_negative FROM ins JOIN {t['variant']} v ON v.id = ins.variant_id "
+            f"JOIN {t['location']} loc ON loc.id = ins.location_id"
+        )
+    values = ", ".join(["(%s, %s)"] * n_pairs)
+    return (
+        f"INSERT OR IGNORE INTO {t['level']} {columns} "
+        "SELECT p.variant_id, p.location_id, 0, 0, %s "
+        f"FROM (SELECT column1 AS variant_id, column2 AS location_id FROM (VALUES {values})) p "
+        f"WHERE EXISTS (SELECT 1 FROM {t['variant']} v WHERE v.id = p.variant_id) "
+        f"AND EXISTS (SELECT 1 FROM {t['location']} loc WHERE loc.id = p.location_id) "
+        "ORDER BY p.variant_id, p.location_id"
     )
 
 
@@ -169,17 +235,21 @@ def write_document(conn, movement, rows, states, now):
     prepared = [
         row if row[9] is None else (*row[:9], row[9] if native_uuid else row[9].hex) for row in rows
     ]
-    levels = [(s.pk, s.on_hand, s.allocated) for s in states if s.dirty]
+    states = list(states)
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
             # In statement order: movement, updated_at, levels, created_at, rows.
             if len(rows) <= SMALL:  # literal rows plan fastest for the everyday single line
+                levels = [(s.pk, s.on_hand, s.allocated) for s in states if s.dirty]
                 params = [*mv, created, *(v for lv in levels for v in lv), created]
                 params += [v for row in prepared for v in row]
                 sql = _pg_document_sql(len(levels), len(rows))
             else:  # one array per column: one statement shape, whatever the size
-                params = [*mv, created, *(list(c) for c in zip(*levels, strict=True)), created]
-                params += [list(col) for col in zip(*prepared, strict=True)]
+                dirty = [s for s in states if s.dirty]
+                columns = ([s.pk for s in dirty], [s.on_hand for s in dirty],
+                           [s.allocated for s in dirty])  # fmt: skip
+                params = [*mv, created, *(pg_array(c) for c in columns), created]
+                params += [pg_array(col) for col in zip(*prepared, strict=True)]
                 sql = _pg_document_sql(None, None)
             cursor.execute(sql, params)
             returned = cursor.fetchall()
@@ -193,6 +263,7 @@ def write_document(conn, movement, rows, states, now):
                 params = [v for row in chunk for v in (movement_id, *row, created)]
                 cursor.execute(_ledger_sql(conn.vendor, len(chunk)), params)
                 returned.extend(cursor.fetchall())
+            levels = [(s.pk, s.on_hand, s.allocated) for s in states if s.dirty]
             _write_levels(conn, cursor, levels, created)
     # Map ids back by (line, location): RETURNING order is not a promise of the SQL standard.
     by_place = {(line, location_id): pk for pk, line, location_id, *_ in returned}
@@ -244,8 +315,8 @@ def _pg_document_sql(n_levels, n_rows):
     mv_marks = ", ".join(["%s"] * len(MOVEMENT_COLUMNS))
     row_names = ", ".join(f'"{c}"' for c in ROW_COLUMNS)
     if n_levels is None:
-        levels = "unnest(%s::bigint[], %s::integer[], %s::integer[])"
-        rows = "unnest(" + ", ".join(f"%s::{typ}[]" for typ in ROW_TYPES) + ")"
+        levels = _pg_unnest(["bigint", "integer", "integer"])
+        rows = _pg_unnest(ROW_TYPES)
     else:
         levels = "(VALUES " + ", ".join(["(%s::bigint, %s::integer, %s::integer)"] * n_levels) + ")"
         one = "(" + ", ".join(f"%s::{typ}" for typ in ROW_TYPES) + ")"

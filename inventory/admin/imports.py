@@ -1,0 +1,258 @@
+"""Spreadsheet import and export in the admin, and the page of each uploaded file.
+
+Export is django-import-export's own (the filtered changelist, our CSV and XLSX formats). Import
+keeps its buttons, permissions and resources but runs every upload as an ImportJob: the file is
+stored in the database, checked (a dry run showing what each row will do), and imported when
+the person confirms, in the request for a small file and in a worker for a large one. The
+library's own flow keeps the file in a temporary folder of one web process, draws every row
+of the preview and runs inside the request, which a 100,000-row file cannot afford.
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from import_export.admin import ImportExportMixin
+from import_export.forms import ExportForm
+
+from inventory.imports import jobs
+from inventory.imports.files import FileProblem
+from inventory.imports.formats import FORMATS
+from inventory.imports.stock import MODES
+from inventory.models import ImportJob, Location
+
+IMPORT_PERMISSION = "inventory.import_stock"
+
+
+def max_upload_bytes():
+    return getattr(settings, "IMPORT_MAX_UPLOAD_MB", 20) * 1024 * 1024
+
+
+class SheetImportForm(forms.Form):
+    import_file = forms.FileField(
+        label="File", help_text="CSV (UTF-8, comma or semicolon separated) or XLSX."
+    )
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        if upload.size > max_upload_bytes():
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1048576:.1f} MB; the limit is "
+                f"{max_upload_bytes() // 1048576} MB. Split it into smaller files."
+            )
+        return upload
+
+    def resource_options(self):
+        return {}
+
+
+class StockImportForm(SheetImportForm):
+    mode = forms.ChoiceField(choices=MODES.items(), initial="count", widget=forms.RadioSelect)
+    reason = forms.CharField(
+        required=False,
+        max_length=255,
+        help_text="For the whole file (a reason column, if any, fills rows left blank here). "
+        "An adjustment needs one.",
+    )
+    location = forms.ModelChoiceField(
+        Location.objects.order_by("code"),
+        required=False,
+        to_field_name="code",
+        empty_label="(each row names its location)",
+        help_text="Every row is for this location; the file may then omit the location column.",
+    )
+
+    def resource_options(self):
+        location = self.cleaned_data.get("location")
+        return {
+            "mode": self.cleaned_data["mode"],
+            "reason": self.cleaned_data.get("reason", ""),
+            "location": location.code if location else None,
+        }
+
+
+class SpreadsheetAdminMixin(ImportExportMixin):
+    """Import and export buttons on a changelist, driven by one resource for each."""
+
+    sheet_import_resource = None
+    sheet_export_resource = None
+    sheet_import_form = SheetImportForm
+    # Model permissions needed besides inventory.import_stock (e.g. to create locations).
+    import_permissions = ()
+    formats = FORMATS
+    # The export writes every column: a stock file without "expected" would lose its guard.
+    export_form_class = ExportForm
+    # The movement (stock) and the ImportJob are the record of an import, not one LogEntry
+    # per row: 100,000 of them would double an import's time.
+    skip_admin_log = True
+
+    def get_import_resource_classes(self, request):
+        return [self.sheet_import_resource]
+
+    def get_export_resource_classes(self, request):
+        return [self.sheet_export_resource or self.sheet_import_resource]
+
+    def has_import_permission(self, request):
+        user = request.user
+        return user.has_perm(IMPORT_PERMISSION) and all(
+            user.has_perm(p) for p in self.import_permissions
+        )
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+    def import_action(self, request, **kwargs):
+        """Upload: store the file as an ImportJob, start its check, show its page."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        resource_class = self.sheet_import_resource
+        form = self.sheet_import_form(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["import_file"]
+            try:
+                job = jobs.job_create(
+                    resource_class=resource_class,
+                    data=upload.read(),
+                    file_name=upload.name,
+                    options=form.resource_options(),
+                    user=request.user,
+                )
+            except FileProblem as exc:
+                form.add_error("import_file", str(exc))
+            else:
+                _start(request, job, jobs.CHECK)
+                return redirect("admin:inventory_importjob_change", job.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Import {resource_class.get_display_name().lower()}",
+            "form": form,
+            "columns": _columns(resource_class),
+            "media": self.media + form.media,
+            "inline_max_rows": jobs.inline_max_rows(),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/inventory/import_form.html", context)
+
+    def process_import(self, request, **kwargs):
+        # Confirming happens on the ImportJob's page; this URL of the library is unused.
+        return redirect("admin:inventory_importjob_changelist")
+
+
+def _columns(resource_class):
+    spec = getattr(resource_class, "columns", None)
+    if spec:
+        return [(c.name, "required" if c.required else ("ignored" if c.ignored else "")) for c in
+                spec]  # fmt: skip
+    return [(f.column_name, "") for f in resource_class().get_user_visible_fields()]
+
+
+def _start(request, job, stage):
+    big = job.rows > jobs.inline_max_rows()
+    jobs.job_start(job, stage)
+    if big and job.status != ImportJob.Status.FAILED:
+        messages.info(
+            request,
+            f"{job.rows:,} rows: a worker is on it. This page shows its progress; you can "
+            "leave and come back (Inventory: Imports).",
+        )
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__", "created_at", "user", "status", "rows", "totals", "movement_link",
+    )  # fmt: skip
+    list_filter = ("status", "what")
+    search_fields = ("=id", "file_name")
+    list_select_related = ("user",)
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("data")  # the files stay in the database
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="totals")
+    def totals(self, job):
+        s = job.summary or {}
+        if not s:
+            return ""
+        return (
+            f"{s.get('read', 0):,} read: {s.get('created', 0):,} created, "
+            f"{s.get('updated', 0):,} updated, {s.get('unchanged', 0):,} unchanged, "
+            f"{s.get('errors', 0):,} errors"
+        )
+
+    @admin.display(description="movement")
+    def movement_link(self, job):
+        if not job.movement_id:
+            return ""
+        url = reverse("admin:inventory_movement_change", args=[job.movement_id])
+        return format_html('<a href="{}">#{}</a>', url, job.movement_id)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/confirm/", wrap(self.confirm_view), name="inventory_importjob_confirm"),
+            path("<int:pk>/retry/", wrap(self.retry_view), name="inventory_importjob_retry"),
+            *super().get_urls(),
+        ]
+
+    def can_run(self, request, job):
+        user = request.user
+        return user.has_perm(IMPORT_PERMISSION) and (user.is_superuser or job.user_id == user.pk)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        summary = job.summary or {}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": str(job),
+            "job": job,
+            "summary": summary,
+            "problems": summary.get("problems", []),
+            "more_problems": max(0, summary.get("errors", 0) - len(summary.get("problems", []))),
+            "progress": jobs.job_progress(job),
+            "can_run": self.can_run(request, job),
+            "can_reverse": request.user.has_perm("inventory.adjust_stock")
+            and request.user.has_perm("inventory.move_stock"),
+            "options": job.options,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/inventory/importjob/job.html", context)
+
+    def confirm_view(self, request, pk):
+        return self._run(request, pk, ImportJob.Status.CHECKED, jobs.IMPORT)
+
+    def retry_view(self, request, pk):
+        return self._run(request, pk, ImportJob.Status.FAILED, jobs.CHECK)
+
+    def _run(self, request, pk, expected_status, stage):
+        if request.method != "POST":
+            return redirect("admin:inventory_importjob_change", pk)
+        job = get_object_or_404(ImportJob.objects.defer("data"), pk=pk)
+        if not self.can_run(request, job):
+            raise PermissionDenied
+        if job.status != expected_status:
+            self.message_user(
+                request, f"Nothing to do: this import is {job.get_status_display().lower()}.",
+                messages.WARNING,
+            )  # fmt: skip
+        else:
+            _start(request, job, stage)
+        return redirect("admin:inventory_importjob_change", pk)

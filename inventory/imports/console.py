@@ -1,0 +1,59 @@
+"""What the import commands print: a progress bar on a terminal, then the summary."""
+
+import sys
+
+from tqdm import tqdm
+
+from inventory.imports.files import FileProblem, read_table
+
+STAGES = {"checking": "checking rows", "writing": "writing"}
+
+
+class ProgressBar:
+    """A `progress(stage, done, total)` callback drawing one bar, only on a terminal."""
+
+    def __init__(self, stream=None):
+        # tqdm draws on stderr and disables itself (disable=None) when it is not a terminal.
+        self.bar = tqdm(total=0, unit=" rows", file=stream or sys.stderr, disable=None,
+                        leave=False, dynamic_ncols=True)  # fmt: skip
+
+    def __call__(self, stage, done, total):
+        if self.bar.disable:
+            return
+        self.bar.set_description(STAGES.get(stage, stage), refresh=False)
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self):
+        self.bar.close()
+
+
+def read_file(path):
+    """The bytes of the file at `path` as a dataset, or a FileProblem that says why not."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise FileProblem(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    return read_table(data)
+
+
+def summary_lines(result, file_name, dry_run):
+    s = result.summary()
+    lines = [
+        f"{file_name}: {s['read']:,} rows read: {s['created']:,} created, {s['updated']:,} "
+        f"updated, {s['unchanged']:,} unchanged, {s['errors']:,} errors"
+    ]
+    lines += [str(p) for p in result.problems]
+    if result.problem_count > len(result.problems):
+        lines.append(f"... and {result.problem_count - len(result.problems):,} more")
+    lines += s["notes"]
+    if result.movement is not None:
+        lines.append(
+            f"movement #{result.movement.pk} (source import, reference {file_name!r}); undo it "
+            f"with: python manage.py reverse_movement {result.movement.pk}"
+        )
+    if dry_run and not result.refused:
+        lines.append("dry run: nothing was applied")
+    return lines

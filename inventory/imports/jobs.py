@@ -1,0 +1,177 @@
+"""Running an uploaded file: its check (a dry run: what each row will do) and, once the person
+confirms, its import. A file of up to IMPORT_INLINE_MAX_ROWS rows runs in the request; a
+larger one in an rqworker of the "imports" queue, reporting its progress in the RQ job's meta,
+where the job's page reads it. Both ways run `run_stage`, which takes an id, loads fresh state
+and is safe to run twice: an import already done is not done again, and a stock import passes
+an idempotency key, so even a worker killed after its commit cannot apply a file twice.
+"""
+
+import contextlib
+import logging
+import time
+
+import django_rq
+import rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.html import strip_tags
+from django.utils.module_loading import import_string
+
+from inventory.imports.files import FileProblem, read_table
+from inventory.models import ImportJob
+
+log = logging.getLogger(__name__)
+
+CHECK, IMPORT = "check", "import"
+QUEUE = "imports"
+# Changed rows kept on the job for its page (the totals count them all).
+SHOWN = 200
+Status = ImportJob.Status
+
+
+def inline_max_rows():
+    return getattr(settings, "IMPORT_INLINE_MAX_ROWS", 10_000)
+
+
+def max_rows():
+    return getattr(settings, "IMPORT_MAX_ROWS", 250_000)
+
+
+def job_create(*, resource_class, data, file_name, options=None, user=None):
+    """An ImportJob for an uploaded file, or a FileProblem if the file cannot be read."""
+    dataset = read_table(data)
+    if len(dataset) > max_rows():
+        # Memory grows with the rows (about 2 KB each while a stock file is imported).
+        raise FileProblem(
+            f"The file has {len(dataset):,} rows; an upload may have {max_rows():,}: split it."
+        )
+    return ImportJob.objects.create(
+        resource=f"{resource_class.__module__}.{resource_class.__qualname__}",
+        what=resource_class.get_display_name(),
+        file_name=file_name[:255],
+        data=bytes(data),
+        options=options or {},
+        user=user,
+        rows=len(dataset),
+    )
+
+
+def job_start(job, stage):
+    """Run the stage now (a small file) or queue it for a worker (a large one)."""
+    status = Status.CHECKING if stage == CHECK else Status.IMPORTING
+    ImportJob.objects.filter(pk=job.pk).update(status=status, started_at=None, finished_at=None)
+    job.status = status
+    if job.rows <= inline_max_rows():
+        # A failure is logged and recorded on the job (FAILED), and its page shows it.
+        with contextlib.suppress(Exception):
+            run_stage(job.pk, stage)
+        job.refresh_from_db()
+        return
+    try:
+        django_rq.get_queue(QUEUE).enqueue(
+            run_stage, job.pk, stage, job_id=rq_job_id(job, stage), job_timeout=3600,
+            result_ttl=86400, failure_ttl=7 * 86400,
+        )  # fmt: skip
+    except Exception as exc:  # Redis unreachable: say so on the page, keep nothing running
+        log.warning("could not queue import #%s: %s", job.pk, exc)
+        _finish(job.pk, Status.FAILED, error=f"The job queue is unreachable ({exc}); try again.")
+        job.refresh_from_db()
+
+
+def rq_job_id(job, stage):
+    return f"import-{job.pk}-{stage}"
+
+
+def run_stage(job_id, stage):
+    """Check (dry run) or import the job's file; record totals, problems and the movement."""
+    job = ImportJob.objects.select_related("user").get(pk=job_id)
+    if stage == IMPORT and job.status == Status.DONE:
+        return  # already imported: running again does nothing
+    ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
+    resource = import_string(job.resource)(**job.options)
+    try:
+        dataset = read_table(bytes(job.data))
+        result = resource.import_data(
+            dataset,
+            dry_run=stage == CHECK,
+            file_name=job.file_name,
+            user=job.user,
+            key=f"import-job-{job.pk}",
+            progress=_reporter(),
+        )
+    except FileProblem as exc:
+        problem = {"row": None, "column": "", "value": "", "message": str(exc)}
+        _finish(job.pk, Status.REFUSED, summary={"read": 0, "errors": 1, "problems": [problem]})
+        return
+    except Exception as exc:
+        log.exception("import #%s failed", job.pk)
+        _finish(job.pk, Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    done = Status.CHECKED if stage == CHECK else Status.DONE
+    status = Status.REFUSED if result.refused else done
+    _finish(
+        job.pk,
+        status,
+        summary=result.summary(),
+        changes=_changes(result),
+        movement=result.movement if stage == IMPORT else None,
+    )
+
+
+def _finish(job_id, status, **fields):
+    fields = {"status": status, "finished_at": timezone.now(), **fields}
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job_id).update(**fields)
+
+
+def _changes(result):
+    rows = [
+        [getattr(row, "number", None), row.import_type, *[_plain(v) for v in row.diff or []]]
+        for row in result.valid_rows()[:SHOWN]
+    ]
+    return {"headers": list(result.diff_headers), "rows": rows}
+
+
+def _plain(value):
+    """A cell for the job's page: the library's own resources diff in HTML; keep the text."""
+    if isinstance(value, str):
+        return strip_tags(value)
+    return value if isinstance(value, int) or value is None else str(value)
+
+
+def _reporter():
+    """Progress for the job's page, in the RQ job's meta (the import's own transaction cannot
+    show it: nothing it writes is visible before it commits)."""
+    current = rq.get_current_job()
+    if current is None:
+        return None
+    last = [0.0]
+
+    def report(stage, done, total):
+        now = time.monotonic()
+        if now - last[0] < 0.5 and done < total:
+            return
+        last[0] = now
+        current.meta["progress"] = {"stage": stage, "done": done, "total": total}
+        try:
+            current.save_meta()
+        except Exception:  # progress is a nicety; the import goes on without it
+            log.debug("could not save progress of %s", current.id, exc_info=True)
+
+    return report
+
+
+def job_progress(job):
+    """{"stage", "done", "total"} of a job a worker is running, or None."""
+    if not job.running or job.rows <= inline_max_rows():
+        return None
+    stage = CHECK if job.status == Status.CHECKING else IMPORT
+    try:
+        connection = django_rq.get_connection(QUEUE)
+        found = rq.job.Job.fetch(rq_job_id(job, stage), connection=connection)
+        progress = dict(found.get_meta(refresh=True).get("progress") or {})
+        progress["state"] = found.get_status(refresh=False)
+        return progress
+    except Exception:  # no such job yet, or Redis unreachable: the page shows the status only
+        return None

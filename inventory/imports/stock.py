@@ -1,0 +1,281 @@
+"""Stock files: counts (set on hand) and adjustments (add or remove), one movement per file.
+
+Columns: sku, location (its code), quantity; optionally expected (the on hand the person saw:
+a row whose level moved since is refused as stale) and reason; name is for people. Every row
+goes through `stock_apply` in one call: one movement document (source "import", the file's
+name as reference), all of it or nothing, reversible from the admin as a whole.
+"""
+
+from collections import Counter
+
+import tablib
+from django.db import transaction
+from import_export import fields, resources
+from import_export.results import RowResult
+
+from inventory import exceptions as err
+from inventory.exceptions import StockRefused
+from inventory.imports.base import Column, Problem, SheetResource
+from inventory.imports.cells import CellError, is_blank, text, whole_number
+from inventory.models import Action, Source, StockLevel
+from inventory.selectors import location_ids_by_code, variants_by_sku
+from inventory.services import StockLine, stock_apply
+
+COUNT, ADJUST = "count", "adjust"
+# Plain strings, not Action members: read once per line, 100,000 times a file.
+COUNT_ACTION, INCREMENT, DECREMENT = (
+    Action.COUNT.value,
+    Action.INCREMENT.value,
+    Action.DECREMENT.value,
+)
+MODES = {COUNT: "Count: set on hand to the quantity", ADJUST: "Adjust: add (or, negative, remove)"}
+COUNT_REASON = "stock count"
+# Changed rows kept with their diff for the preview; the totals count every row.
+MAX_SHOWN = 500
+
+# The column a refusal of the stock service is about.
+_RULE_COLUMN = {
+    err.STALE: "expected",
+    err.UNKNOWN_SKU: "sku",
+    err.UNKNOWN_LOCATION: "location",
+}
+
+
+class StockResource(SheetResource):
+    """Stock levels (count or adjust)."""
+
+    sku = fields.Field(column_name="sku")
+    location = fields.Field(column_name="location")
+    quantity = fields.Field(column_name="quantity")
+    expected = fields.Field(column_name="expected")
+    reason = fields.Field(column_name="reason")
+
+    columns = (
+        Column("sku", required=True),
+        Column("location", required=True),
+        Column("quantity", required=True),
+        Column("expected"),
+        Column("reason"),
+        Column("name", ignored=True),
+    )
+    diff_headers = ("sku", "location", "on hand", "after import", "change")
+
+    def __init__(self, mode=COUNT, reason="", location=None, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        self.mode = mode
+        self.reason = (reason or "").strip()
+        self.location = (location or "").strip() or None
+
+    def required_columns(self):
+        required = super().required_columns()
+        # With one location for the whole file, its rows need not name it.
+        return [c for c in required if not (c == "location" and self.location)]
+
+    # ------------------------------------------------------------------ rows
+
+    def import_rows(self, dataset, found, result, *, dry_run, progress, **kwargs):
+        parsed = self._parse(dataset, found, result, progress)
+        lines, numbers = self._lines(parsed, result)
+        if lines:
+            self._apply(lines, numbers, parsed, result, dry_run, progress, **kwargs)
+        result.count_unchanged()
+
+    def _apply(self, lines, numbers, parsed, result, dry_run, progress, **kwargs):
+        """One stock_apply call for every line; its refusals become the rows' problems."""
+        progress("writing", 0, len(lines))
+        applied = set(numbers)
+        reasons = Counter(row[5] for row in parsed if row[5] and row[0] in applied)
+        with transaction.atomic():  # a savepoint: a refused file leaves nothing behind
+            try:
+                outcome = stock_apply(
+                    lines=lines,
+                    source=Source.IMPORT,
+                    reason=self._movement_reason(reasons),
+                    reference=(kwargs.get("file_name") or "")[:255],
+                    user=_user(kwargs.get("user")),
+                    key=None if (dry_run or result.refused) else kwargs.get("key"),
+                )
+            except StockRefused as exc:
+                outcome = None
+                self._refusals(exc.errors, numbers, parsed, result)
+            if result.refused:
+                transaction.set_rollback(True)
+        progress("writing", len(lines), len(lines))
+        if outcome is not None:  # also when refused: what the other rows would have done
+            self._outcome(outcome, lines, numbers, result, applied=not (dry_run or result.refused))
+
+    def _parse(self, dataset, found, result, progress):
+        """[(row, sku, code, quantity, expected, reason)] of the rows whose cells are usable."""
+        i_sku, i_loc, i_q = found["sku"], found.get("location"), found["quantity"]
+        i_exp, i_reason = found.get("expected"), found.get("reason")
+        adjust = self.mode == ADJUST
+        parsed, first_row = [], {}
+        for number, cells in self.body(dataset, progress):
+            result.rows_read += 1
+            problems = []
+            sku = text(cells[i_sku])
+            if not sku:
+                problems.append(Problem(number, "sku", "", "is empty: every row needs a SKU"))
+            code = text(cells[i_loc]) if i_loc is not None else ""
+            if self.location and code and code != self.location:
+                problems.append(
+                    Problem(number, "location", code, f"is not {self.location}, the location "
+                            "given for the whole file")
+                )  # fmt: skip
+            code = code or self.location or ""
+            if not code:
+                problems.append(Problem(number, "location", "", "is empty: name a location code"))
+            quantity = self._quantity(number, cells[i_q], problems)
+            expected = None
+            if i_exp is not None and not is_blank(cells[i_exp]):
+                try:
+                    expected = whole_number(cells[i_exp])
+                except CellError as exc:
+                    problems.append(Problem(number, "expected", text(cells[i_exp]), str(exc)))
+            reason = text(cells[i_reason]) if i_reason is not None else ""
+            if adjust and not (reason or self.reason):
+                problems.append(
+                    Problem(number, "reason", "", "is empty: an adjustment needs a reason (fill "
+                            "the reason column, or give one reason for the whole file)")
+                )  # fmt: skip
+            if sku and code:
+                first = first_row.setdefault((sku, code), number)
+                if first != number:
+                    problems.append(
+                        Problem(number, "sku", sku, f"appears again at location {code} (first "
+                                f"on row {first}): put each SKU and location on one row")
+                    )  # fmt: skip
+            if problems:
+                for problem in problems:
+                    result.add_problem(problem)
+            else:
+                parsed.append((number, sku, code, quantity, expected, reason))
+        return parsed
+
+    def _quantity(self, number, cell, problems):
+        if is_blank(cell):
+            what = "the number counted" if self.mode == COUNT else "the number to add or remove"
+            problems.append(Problem(number, "quantity", "", f"is empty: give {what}"))
+            return None
+        try:
+            quantity = whole_number(cell)
+        except CellError as exc:
+            problems.append(Problem(number, "quantity", text(cell), str(exc)))
+            return None
+        if self.mode == COUNT and quantity < 0:
+            problems.append(
+                Problem(number, "quantity", text(cell), "is negative: a count is what is on hand, "
+                        "0 or more (to remove stock, import an adjustment)")
+            )  # fmt: skip
+        return quantity
+
+    def _lines(self, parsed, result):
+        """StockLines for the rows whose SKU and location exist (ids resolved in memory)."""
+        variants = variants_by_sku({row[1] for row in parsed})
+        locations = location_ids_by_code({row[2] for row in parsed})
+        lines, numbers = [], []
+        count = self.mode == COUNT
+        for number, sku, code, quantity, expected, _ in parsed:
+            variant = variants.get(sku)
+            location_id = locations.get(code)
+            if variant is None:
+                result.add_problem(Problem(number, "sku", sku, "is not a known SKU"))
+            if location_id is None:
+                result.add_problem(Problem(number, "location", code, "is not a known location"))
+            if variant is None or location_id is None or (quantity == 0 and not count):
+                continue  # an adjustment of 0 changes nothing
+            action = COUNT_ACTION if count else INCREMENT if quantity > 0 else DECREMENT
+            lines.append(
+                StockLine(
+                    action=action, quantity=abs(quantity) if not count else quantity, sku=sku,
+                    location=code, variant_id=variant[0], location_id=location_id,
+                    expected=expected,
+                )
+            )  # fmt: skip
+            numbers.append(number)
+        return lines, numbers
+
+    def _movement_reason(self, reasons):
+        if self.reason:
+            return self.reason
+        if not reasons:
+            return COUNT_REASON if self.mode == COUNT else ""
+        if len(reasons) == 1:
+            return next(iter(reasons))
+        # One movement has one reason: name each, with how many rows gave it.
+        return "; ".join(f"{r} ({n} rows)" for r, n in reasons.most_common())[:255]
+
+    def _refusals(self, errors, numbers, parsed, result):
+        cells = {row[0]: row for row in parsed}
+        for e in errors:
+            number = numbers[e.line - 1]
+            row = cells[number]
+            column = _RULE_COLUMN.get(e.code, "quantity")
+            value = {"sku": row[1], "location": row[2], "expected": row[4]}.get(column, row[3])
+            prefix = f"{row[1]} at {row[2]}: "
+            message = e.message[len(prefix) :] if e.message.startswith(prefix) else e.message
+            result.add_problem(Problem(number, column, str(value), message))
+
+    def _outcome(self, outcome, lines, numbers, result, applied):
+        """Totals and the first changed rows (a count equal to on hand records nothing)."""
+        if applied:
+            result.movement = outcome.movement
+        if outcome.replayed:
+            result.notes.append(
+                f"This file was already imported as movement #{outcome.movement.pk}; "
+                "nothing was applied again."
+            )
+            result.totals[RowResult.IMPORT_TYPE_UPDATE] = outcome.movement.line_count
+            return
+        changed = {}
+        for row in outcome.rows:  # one ledger row per changed line (imports make no moves)
+            changed[row[1]] = row
+        result.totals[RowResult.IMPORT_TYPE_UPDATE] = len(changed)
+        for line in sorted(changed)[:MAX_SHOWN]:
+            change, after = changed[line][6], changed[line][8]
+            ln = lines[line - 1]
+            diff = [ln.sku, ln.location, after - change, after, f"{change:+d}"]
+            row_result = self.changed_row(RowResult.IMPORT_TYPE_UPDATE, diff)
+            row_result.number = numbers[line - 1]
+            result.rows.append(row_result)
+
+
+def _user(user):
+    return user if user is not None and getattr(user, "pk", None) else None
+
+
+class StockExportResource(resources.ModelResource):
+    """Stock levels: one row per variant and location, ready to edit and import as a count."""
+
+    sku = fields.Field(attribute="variant__sku", column_name="sku")
+    name = fields.Field(column_name="name")
+    location = fields.Field(attribute="location__code", column_name="location")
+    quantity = fields.Field(attribute="on_hand", column_name="quantity")
+    expected = fields.Field(attribute="on_hand", column_name="expected")
+
+    class Meta:
+        model = StockLevel
+        fields = ("sku", "name", "location", "quantity", "expected")
+        export_order = fields
+
+    def dehydrate_name(self, level):
+        return level.variant.name or level.variant.product.name
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.order_by("variant__sku", "location__code")
+
+    def export(self, queryset=None, **kwargs):
+        """The fields above, read as plain values: the library's export builds each level and
+        exports it field by field, 6 s for 100,000 levels against 0.5 s this way."""
+        self.before_export(queryset, **kwargs)
+        queryset = self.filter_export(StockLevel.objects.all() if queryset is None else queryset)
+        values = queryset.values_list(
+            "variant__sku", "variant__name", "variant__product__name", "location__code", "on_hand"
+        )
+        dataset = tablib.Dataset(headers=self.get_export_headers())
+        for sku, name, product, code, on_hand in values.iterator(chunk_size=5000):
+            dataset.append((sku, name or product, code, on_hand, on_hand))
+        self.after_export(queryset, dataset, **kwargs)
+        return dataset
