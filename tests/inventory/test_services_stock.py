@@ -378,3 +378,14 @@ def test_a_failing_receiver_rolls_the_change_back(shop):
         stock_changed.disconnect(dispatch_uid="failing-receiver")
     assert level(tee, wh) == (0, 0, 0)
     assert not Movement.objects.exists()
+
+
+def test_a_variant_or_location_with_history_cannot_be_deleted(shop):
+    from django.db.models import ProtectedError
+
+    tee, wh, _ = shop
+    apply(line("increment", 1))
+    with pytest.raises(ProtectedError):
+        tee.delete()
+    with pytest.raises(ProtectedError):
+        wh.delete()
