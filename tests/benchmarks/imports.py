@@ -31,9 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from tests.benchmarks.ledger import DEFAULT_PG
+from tests.benchmarks.ledger import DEFAULT_PG, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = 100_000
@@ -60,23 +59,13 @@ def main():
             if backend == "sqlite":
                 env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
             else:
-                env["DATABASE_URL"] = fresh_postgres(os.environ.get("DATABASE_URL") or DEFAULT_PG)
+                env["DATABASE_URL"] = fresh_postgres(
+                    os.environ.get("DATABASE_URL") or DEFAULT_PG, "inventory_bench_imports"
+                )
             cmd = [sys.executable, "-m", "tests.benchmarks.imports", "--child", "--rows",
                    args.rows, "--plain-rows", args.plain_rows]  # fmt: skip
             status |= subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
     return status
-
-
-def fresh_postgres(url):
-    """Recreate the inventory_bench_imports database on the server of `url`; its URL."""
-    import psycopg
-
-    parts = urlsplit(url if not url.startswith("sqlite") else DEFAULT_PG)
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS inventory_bench_imports")
-        conn.execute("CREATE DATABASE inventory_bench_imports")
-    return urlunsplit(parts._replace(path="/inventory_bench_imports"))
 
 
 # --------------------------------------------------------------------------- in the child

@@ -57,16 +57,16 @@ def main():
     return status
 
 
-def fresh_postgres(url):
-    """Recreate the inventory_bench database on the server of `url`; return its URL."""
+def fresh_postgres(url, name="inventory_bench"):
+    """Recreate the database `name` on the server of `url`; return its URL."""
     import psycopg
 
     parts = urlsplit(url if not url.startswith("sqlite") else DEFAULT_PG)
     admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS inventory_bench")
-        conn.execute("CREATE DATABASE inventory_bench")
-    return urlunsplit(parts._replace(path="/inventory_bench"))
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 # --------------------------------------------------------------------------- in the child
