@@ -1,5 +1,5 @@
-"""Talking to a channel on behalf of the database: build the connector, push listings, store
-every exchange as a push record, and keep listings and the channel's health up to date."""
+"""Talking to a channel on behalf of the database: build the connector, store every exchange
+as a push record, test a connection, and the channel actions staff take."""
 
 from django.db import transaction
 from django.db.models import F
@@ -9,7 +9,7 @@ from connectors.exceptions import ConnectorError
 from connectors.models import Channel, Listing, PushRecord
 from connectors.platforms import connector_class
 from connectors.platforms.base import PushItem
-from connectors.quantities import last_ledger_entry, targets_for
+from connectors.quantities import targets_for
 
 
 def channel_connector(channel, **kwargs):
@@ -47,32 +47,6 @@ def push_items(listings, targets):
     ]
 
 
-def listings_push(*, channel, listings, attempt=1):
-    """Push the listings' current targets to the channel, batch by batch.
-
-    Returns {listing_id: ItemOutcome}. A ConnectorError (auth, rate limit, transient,
-    channel) stops the push and is raised after what was done so far is stored.
-    """
-    if hasattr(listings, "select_related"):
-        listings = listings.select_related("variant")
-    listings = list(listings)
-    variants = [listing.variant for listing in listings]
-    targets = targets_for(channel, variants)
-    ledger_entry = last_ledger_entry(channel, [v.pk for v in variants])
-    by_key = {listing.pk: listing for listing in listings}
-    connector = channel_connector(channel)
-    outcomes = {}
-    try:
-        for batch in connector.batches(push_items(listings, targets)):
-            for outcome in connector.push_batch(batch):
-                outcomes[outcome.key] = outcome
-    except ConnectorError as exc:
-        _finish(channel, connector, by_key, outcomes, attempt, ledger_entry, error=exc)
-        raise
-    _finish(channel, connector, by_key, outcomes, attempt, ledger_entry)
-    return outcomes
-
-
 def channel_test_connection(channel):
     """Authenticate and read one listed level where the platform can; returns a report.
     Raises ConnectorError with the channel's words when it fails."""
@@ -84,19 +58,17 @@ def channel_test_connection(channel):
     try:
         report = connector.test_connection(item)
     except ConnectorError as exc:
-        _finish(channel, connector, {}, {}, 1, None, error=exc)
+        _finish(channel, connector, error=exc)
         raise
-    _finish(channel, connector, {}, {}, 1, None)
+    _finish(channel, connector)
     return report
 
 
-def _finish(channel, connector, by_key, outcomes, attempt, ledger_entry, error=None):
-    """Store the exchanges and what they taught us about the listings and the channel."""
-    now = timezone.now()
+def _finish(channel, connector, error=None):
+    """Store the exchanges and what they taught us about the channel."""
     with transaction.atomic():
-        store_exchanges(channel, connector.exchanges, by_key, ledger_entry, attempt)
-        _update_listings(by_key, outcomes, now)
-        _update_health(channel, now, error)
+        store_exchanges(channel, connector.exchanges, {}, None)
+        _update_health(channel, timezone.now(), error)
 
 
 def store_exchanges(channel, exchanges, by_key, ledger_entry, attempt=1):
@@ -127,26 +99,6 @@ def store_exchanges(channel, exchanges, by_key, ledger_entry, attempt=1):
         if key in by_key
     )
     return records
-
-
-def _update_listings(by_key, outcomes, now):
-    confirmed, failed = [], []
-    for key, outcome in outcomes.items():
-        listing = by_key[key]
-        if outcome.ok:
-            listing.confirmed_quantity = outcome.quantity
-            listing.confirmed_at = now
-            listing.status = Listing.Status.OK
-            listing.last_error = ""
-            confirmed.append(listing)
-        elif not outcome.retry:
-            listing.status = Listing.Status.FAILED
-            listing.last_error = outcome.message[:2000]
-            failed.append(listing)
-    Listing.objects.bulk_update(
-        confirmed, ["confirmed_quantity", "confirmed_at", "status", "last_error"], batch_size=500
-    )
-    Listing.objects.bulk_update(failed, ["status", "last_error"], batch_size=500)
 
 
 def _update_health(channel, now, error):

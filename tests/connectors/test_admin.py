@@ -5,8 +5,8 @@ import json
 import pytest
 from django.urls import reverse
 
+from connectors import sync
 from connectors.models import Channel, Listing, PushRecord
-from connectors.services import listings_push
 from inventory.roles import MANAGER, VIEWER, sync_roles
 
 pytestmark = pytest.mark.django_db
@@ -91,8 +91,8 @@ def test_test_connection_reports_success_and_failure(manager, channel):
 def test_push_records_are_browsable_with_pretty_json_and_filters(manager, channel, make,
                                                                  running_highlevel):  # fmt: skip
     running_highlevel.seed(items=[{"priceId": "p1"}])
-    listing = Listing.objects.create(channel=channel, variant=make.variant("TEE"), remote_id="p1")
-    listings_push(channel=channel, listings=[listing])
+    Listing.objects.create(channel=channel, variant=make.variant("TEE"), remote_id="p1")
+    sync.sync_channel_run(channel.pk, "test-run")
     record = PushRecord.objects.get()
     changelist = reverse("admin:connectors_pushrecord_changelist")
     for query in ("", f"?channel__id__exact={channel.pk}", "?outcome=ok", "?status=201"):

@@ -1,10 +1,11 @@
-"""Pushing listings from the database to a channel (HighLevel's sandbox, over real HTTP)."""
+"""The push engine with one channel (HighLevel's sandbox, over real HTTP), run in-process."""
 
 import pytest
+from django.utils import timezone
 
-from connectors.exceptions import AuthError
+from connectors import sync
 from connectors.models import Channel, Listing, PushRecord
-from connectors.services import channel_test_connection, listings_push
+from connectors.services import channel_test_connection
 from inventory.models import StockTransaction
 
 pytestmark = pytest.mark.django_db
@@ -37,15 +38,19 @@ def shop(make, running_highlevel):
     return sandbox, channel, tee_listing, cap_listing
 
 
+def push(channel):
+    """Run the engine on the channel's pending listings (every listing starts pending)."""
+    return sync.sync_channel_run(channel.pk, "test-run")
+
+
 def remote(sandbox, price_id):
     return sandbox.state()["locations"][LOCATION][price_id]["availableQuantity"]
 
 
 def test_a_push_sends_each_target_and_keeps_what_the_channel_confirmed(shop):
     sandbox, channel, tee, cap = shop
-    outcomes = listings_push(channel=channel, listings=Listing.objects.all())
-
-    assert {k: o.ok for k, o in outcomes.items()} == {tee.pk: True, cap.pk: True}
+    assert push(channel).pushed == 2
+    assert set(Listing.objects.values_list("status", flat=True)) == {"ok"}
     assert (remote(sandbox, "price-tee"), remote(sandbox, "price-cap")) == (12, 0)
     tee.refresh_from_db()
     assert (tee.confirmed_quantity, tee.status) == (12, "ok")
@@ -60,9 +65,7 @@ def test_a_refused_item_fails_only_its_own_listing(shop, make):
     sandbox, channel, tee, _ = shop
     ghost = Listing.objects.create(channel=channel, variant=make.variant("GHOST"), remote_id="nope")
 
-    outcomes = listings_push(channel=channel, listings=Listing.objects.all())
-
-    assert not outcomes[ghost.pk].ok
+    assert push(channel).failed == 1
     ghost.refresh_from_db()
     tee.refresh_from_db()
     assert ghost.status == "failed"
@@ -72,7 +75,7 @@ def test_a_refused_item_fails_only_its_own_listing(shop, make):
 
 def test_push_records_hold_no_secret(shop):
     _, channel, _, _ = shop
-    listings_push(channel=channel, listings=Listing.objects.all())
+    push(channel)
     channel.refresh_from_db()
     secrets = [
         *OAUTH.values(),
@@ -89,21 +92,23 @@ def test_push_records_hold_no_secret(shop):
 
 def test_a_rotated_refresh_token_is_kept_for_the_next_push(shop):
     _, channel, _, _ = shop
-    listings_push(channel=channel, listings=Listing.objects.all())
+    push(channel)
     fresh = Channel.objects.get(pk=channel.pk)
     assert fresh.auth_state["refresh_token"] != OAUTH["refresh_token"]
-    fresh.auth_state["expires_at"] = 0  # force a new token: the rotated refresh token is needed
-    listings_push(channel=fresh, listings=Listing.objects.all())
+    # Force a new token (the rotated refresh token is needed) and a new push.
+    Channel.objects.filter(pk=channel.pk).update(auth_state={**fresh.auth_state, "expires_at": 0})
+    Listing.objects.update(pending_since=timezone.now(), status="pending")
+    assert push(channel).pushed == 2
     assert Channel.objects.get(pk=channel.pk).last_error == ""
 
 
 def test_bad_credentials_are_recorded_on_the_channel(shop):
     _, channel, tee, _ = shop
-    channel.credentials = {"token": "pit-wrong"}
-    with pytest.raises(AuthError):
-        listings_push(channel=channel, listings=Listing.objects.all())
+    Channel.objects.filter(pk=channel.pk).update(credentials={"token": "pit-wrong"})
+    assert push(channel).stopped == "paused"
     channel.refresh_from_db()
-    assert channel.last_error.startswith("auth: highlevel refused the credentials (401)")
+    assert channel.mode == "paused"
+    assert channel.last_error.startswith("bad credentials: highlevel refused the credentials (401)")
     assert PushRecord.objects.get().outcome == "auth"
     tee.refresh_from_db()
     assert tee.status == "pending"
