@@ -104,6 +104,11 @@ SYNC = {
     "SWEEP_AFTER": float(os.environ.get("SYNC_SWEEP_AFTER", 30)),  # pending this long: re-queue
     # A stock change's push waits this long, so that a burst goes out in full batches.
     "COALESCE": float(os.environ.get("SYNC_COALESCE", 0.5)),
+    # A channel's push waits while more than BURST_RATE separate stock changes a second arrive
+    # for it, at most BURST_HOLD seconds from its oldest pending change: a burst then costs one
+    # push per listing, not one per change. 0 turns it off.
+    "BURST_RATE": float(os.environ.get("SYNC_BURST_RATE", 100)),
+    "BURST_HOLD": float(os.environ.get("SYNC_BURST_HOLD", 60)),
 }
 
 # ---------------------------------------------------------------------------- spreadsheet imports

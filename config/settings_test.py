@@ -1,4 +1,5 @@
-"""Test settings: the same app, with a per-run embedded Redis when REDIS_URL is unset."""
+"""Test settings: the same app, with a per-run test database, and a per-run embedded Redis
+when REDIS_URL is unset."""
 
 import os
 import tempfile
@@ -16,10 +17,15 @@ os.environ.setdefault("DEBUG", "1")
 from config.settings import *  # noqa: F403
 from config.settings import VAR_DIR
 
+# Each run has its own test database, so two runs on one machine never share one; child
+# processes (workers, commands) are given the test database's URL by the tests that start them.
+_run = os.environ.setdefault("INVENTORY_TEST_RUN", str(os.getpid()))
 if not os.environ.get("DATABASE_URL"):
     from config.env import sqlite_database
 
-    DATABASES = {"default": sqlite_database(VAR_DIR / "test.sqlite3")}
+    DATABASES = {"default": sqlite_database(VAR_DIR / f"test-{_run}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_run}"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False

@@ -9,6 +9,7 @@ them once Redis is back.
 """
 
 import logging
+import time
 import uuid
 from datetime import timedelta
 
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 QUEUE = "sync"
 FLAG = "inventory:sync-queued:{}"
 FLAG_TTL = 600  # a flag outliving its job (Redis restarted, job lost) stops no push for longer
+# Committed stock changes per channel and second, counted as they ask for a push: how a job
+# tells a burst (many separate changes a second) from ordinary traffic.
+TALLY = "inventory:sync-changes:{}:{}"
+TALLY_TTL = 10
 ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 
 
@@ -41,27 +46,44 @@ def _connection():
 _clients = {}
 
 
-def request_sync(channel_ids, *, delay=None, force=False):
+def request_sync(channel_ids, *, delay=None, force=False, tally=False):
     """Queue a push of each channel unless one is already queued; never raises (a failure to
-    queue only delays: the pending marks are in the database)."""
+    queue only delays: the pending marks are in the database). `tally`: these are committed
+    stock changes; count them towards the channel's rate of changes (see burst_rate)."""
+    channel_ids = list(channel_ids)
+    if not channel_ids:
+        return 0
+    try:
+        connection = _connection()
+        # One round trip for every channel: count the change, and take the flag that says
+        # "a push of this channel is queued" where nobody holds it.
+        pipe = connection.pipeline(transaction=False)
+        second = int(time.time())
+        job_ids = {}
+        for channel_id in channel_ids:
+            if tally:
+                pipe.incr(TALLY.format(channel_id, second))
+                pipe.expire(TALLY.format(channel_id, second), TALLY_TTL)
+            job_ids[channel_id] = f"sync-{channel_id}-{uuid.uuid4().hex[:12]}"
+            ttl = int(FLAG_TTL + (delay or 0))
+            pipe.set(FLAG.format(channel_id), job_ids[channel_id], nx=not force, ex=ttl)
+        answers = pipe.execute()[2::3] if tally else pipe.execute()
+    except Exception as exc:  # Redis down or unreachable: the sweeper will queue it later
+        log.warning("could not queue the push of channels %s: %s", channel_ids, exc)
+        return 0
     queued = 0
-    for channel_id in channel_ids:
+    for channel_id, took_flag in zip(channel_ids, answers, strict=True):
+        if not took_flag:
+            continue
         try:
-            queued += _enqueue(channel_id, delay=delay, force=force)
-        except Exception as exc:  # Redis down or unreachable: the sweeper will queue it later
+            _enqueue(connection, channel_id, job_ids[channel_id], delay=delay)
+            queued += 1
+        except Exception as exc:
             log.warning("could not queue the push of channel %s: %s", channel_id, exc)
     return queued
 
 
-def _enqueue(channel_id, *, delay=None, force=False):
-    connection = _connection()
-    job_id = f"sync-{channel_id}-{uuid.uuid4().hex[:12]}"
-    flag = FLAG.format(channel_id)
-    ttl = int(FLAG_TTL + (delay or 0))
-    if not connection.set(flag, job_id, nx=True, ex=ttl):
-        if not force:
-            return 0
-        connection.set(flag, job_id, ex=ttl)
+def _enqueue(connection, channel_id, job_id, *, delay=None):
     queue = django_rq.get_queue(QUEUE, connection=connection)
     options = {"job_id": job_id, "job_timeout": 600, "result_ttl": 3600, "failure_ttl": 86400}
     try:
@@ -70,14 +92,33 @@ def _enqueue(channel_id, *, delay=None, force=False):
         else:
             queue.enqueue(run_sync, channel_id, **options)
     except Exception:
-        connection.delete(flag)
+        connection.delete(FLAG.format(channel_id))
         raise
-    return 1
+
+
+def burst_rate(channel_id):
+    """Committed stock changes that asked for a push of the channel, in the last full second
+    or in this one so far, whichever is more (0 when Redis cannot say)."""
+    second = int(time.time())
+    try:
+        counts = _connection().mget(
+            [TALLY.format(channel_id, second - 1), TALLY.format(channel_id, second)]
+        )
+    except Exception:
+        return 0
+    return max(int(c or 0) for c in counts)
 
 
 def run_sync(channel_id):
     """The job: push the channel's pending listings, then queue what comes next."""
     _connection().delete(FLAG.format(channel_id))
+    hold = sync.burst_hold(channel_id, burst_rate(channel_id))
+    if hold:
+        # A burst of changes is still arriving: one request per item now would be spent on
+        # quantities about to change again. Look again shortly (the burst's changes find
+        # this push queued).
+        request_sync([channel_id], delay=hold)
+        return {"held": hold}
     job = get_current_job()
     worker_id = job.id if job else f"inline-{uuid.uuid4().hex[:12]}"
     report = sync.sync_channel_run(channel_id, worker_id)

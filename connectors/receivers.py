@@ -112,4 +112,4 @@ def _flush():
     if channel_ids:
         # A short wait lets a burst of changes gather into full batches; later changes find
         # the push already queued, and the worker reads the latest stock when it runs.
-        request_sync(sorted(channel_ids), delay=settings.SYNC["COALESCE"] or None)
+        request_sync(sorted(channel_ids), delay=settings.SYNC["COALESCE"] or None, tally=True)

@@ -80,6 +80,33 @@ def sync_channel_run(channel_id, worker_id, budget=None):
     return report
 
 
+def burst_hold(channel_id, rate):
+    """Seconds the channel's push should wait for a burst of changes to end (0: push now).
+
+    A burst is more than BURST_RATE separate stock changes a second for the channel: pushed
+    as they come, each listing would be sent once per change, every request spent on a
+    quantity about to change again. Waiting for the burst to pass sends each listing once.
+    The wait never exceeds BURST_HOLD from the oldest pending change, however long the burst.
+    """
+    if conf("BURST_RATE") <= 0 or conf("BURST_HOLD") <= 0 or rate < conf("BURST_RATE"):
+        return 0
+    now = timezone.now()
+    oldest = (
+        Listing.objects.filter(channel_id=channel_id, pending_since__isnull=False)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(channel__mode=Channel.Mode.PAUSED)
+        .order_by("pending_since")
+        .values_list("pending_since", flat=True)
+        .first()
+    )
+    if oldest is None:
+        return 0
+    waited = (now - oldest).total_seconds()
+    if waited >= conf("BURST_HOLD"):
+        return 0
+    return min(1.0, conf("BURST_HOLD") - waited)
+
+
 # --------------------------------------------------------------------------- claims
 
 

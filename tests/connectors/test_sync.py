@@ -160,6 +160,40 @@ def test_a_thousand_quick_changes_end_in_few_pushes(shop):
         assert writes - before[name] <= 2, (name, writes - before[name])
 
 
+def test_a_burst_holds_the_pushes_until_it_calms(shop, settings):
+    wh, _, variants, channels = shop
+    drain()
+    settings.SYNC = {**settings.SYNC, "BURST_RATE": 20, "BURST_HOLD": 30}
+    writes = PushRecord.objects.filter(purpose="write").count()
+    for i in range(60):  # separate commits, well over 20 a second
+        change(variants[i % N], wh, "increment", 1)
+    for name, (channel, _, _) in channels.items():
+        assert 0 < jobs.run_sync(channel.pk)["held"] <= 1, name
+    assert PushRecord.objects.filter(purpose="write").count() == writes  # nothing sent yet
+    assert jobs.request_sync([channels["webflow"][0].pk]) == 0  # the held push is queued
+    # The burst is over once a full second passes without it: each listing is sent once.
+    time.sleep(2.1)
+    for name, (channel, _, _) in channels.items():
+        assert jobs.run_sync(channel.pk)["pushed"] == N, name
+        assert shows(channels, name) == [30, 31, 32], name
+    assert Listing.objects.filter(pending_since__isnull=False).count() == 0
+
+
+def test_a_burst_holds_no_longer_than_burst_hold(shop, settings):
+    wh, _, variants, channels = shop
+    drain()
+    settings.SYNC = {**settings.SYNC, "BURST_RATE": 20, "BURST_HOLD": 0.5}
+    change(variants[0], wh, "increment", 5)
+    channel = channels["webflow"][0]
+    for _ in range(40):  # the changes keep coming
+        jobs.request_sync([channel.pk], tally=True)
+    assert jobs.burst_rate(channel.pk) >= 20
+    time.sleep(0.6)  # the oldest pending change has waited BURST_HOLD
+    report = jobs.run_sync(channel.pk)
+    assert report["pushed"] == 1
+    assert shows(channels, "webflow")[0] == 15
+
+
 def test_with_redis_down_changes_commit_and_converge_once_it_is_back(shop, settings):
     wh, _, variants, channels = shop
     drain()
