@@ -118,6 +118,9 @@ IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", 10_000))
 IMPORT_MAX_UPLOAD_MB = int(os.environ.get("IMPORT_MAX_UPLOAD_MB", 20))
 # Rows per uploaded file: an import holds its file in memory (about 2 KB a row at its peak).
 IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 250_000))
+# Uploaded files stay in the database this many days (`purge_imports`, daily in the scheduler);
+# the import's totals, problems and movement stay for good.
+IMPORT_KEEP_DAYS = int(os.environ.get("IMPORT_KEEP_DAYS", 30))
 
 # ---------------------------------------------------------------------------- auth, i18n, static
 AUTH_PASSWORD_VALIDATORS = [

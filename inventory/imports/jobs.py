@@ -9,6 +9,7 @@ an idempotency key, so even a worker killed after its commit cannot apply a file
 import contextlib
 import logging
 import time
+from datetime import timedelta
 
 import django_rq
 import rq
@@ -77,6 +78,25 @@ def job_start(job, stage):
         log.warning("could not queue import #%s: %s", job.pk, exc)
         _finish(job.pk, Status.FAILED, error=f"The job queue is unreachable ({exc}); try again.")
         job.refresh_from_db()
+
+
+def job_purge(days=None):
+    """Drop the stored files of uploads older than `days` (IMPORT_KEEP_DAYS): finished ones
+    keep their totals, problems and movement; checked ones never confirmed can no longer be
+    and say so. Returns how many files were dropped."""
+    days = getattr(settings, "IMPORT_KEEP_DAYS", 30) if days is None else days
+    before = timezone.now() - timedelta(days=days)
+    old = ImportJob.objects.filter(created_at__lt=before).exclude(data=b"")
+    with transaction.atomic():
+        expired = old.filter(status=Status.CHECKED).update(
+            status=Status.FAILED, data=b"", finished_at=timezone.now(),
+            error=f"Checked but not confirmed within {days} days; its file was dropped. "
+            "Upload the file again to import it.",
+        )  # fmt: skip
+        finished = old.filter(status__in=[Status.DONE, Status.REFUSED, Status.FAILED]).update(
+            data=b""
+        )
+    return expired + finished
 
 
 def rq_job_id(job, stage):

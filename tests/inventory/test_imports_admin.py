@@ -191,3 +191,38 @@ def test_a_manager_imports_locations_and_a_clerk_may_not(client, make, shop):
     confirm(client, job)
     assert Location.objects.get(code="WH1").name == "Main warehouse"
     assert Location.objects.filter(code="POP").exists()
+
+
+def test_old_uploads_lose_their_files_but_keep_their_results(client, make, shop):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    login(client, make, "clara", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"]), name="done.csv")
+    done = ImportJob.objects.get(file_name="done.csv")
+    confirm(client, done)
+    upload(client, csv_bytes(HEADER, ["CAP", "STORE", "5"]), name="waiting.csv")
+    waiting = ImportJob.objects.get(file_name="waiting.csv")
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "13"]), name="recent.csv")
+    old = timezone.now() - timedelta(days=31)
+    ImportJob.objects.exclude(file_name="recent.csv").update(created_at=old)
+
+    call_command("purge_imports", "--days", "30")
+
+    done.refresh_from_db()
+    waiting.refresh_from_db()
+    recent = ImportJob.objects.get(file_name="recent.csv")
+    assert bytes(done.data) == b""
+    assert done.status == ImportJob.Status.DONE
+    assert done.movement is not None
+    assert done.summary["read"] == 1
+    assert bytes(waiting.data) == b""
+    assert waiting.status == ImportJob.Status.FAILED
+    assert "Upload the file again" in waiting.error
+    assert "Upload the file again" in job_page(client, waiting)
+    assert confirm(client, waiting).status_code in (302, 403)
+    assert on_hand("CAP", "STORE") == 2  # the expired check was never applied
+    assert bytes(recent.data) != b""
+    assert recent.status == ImportJob.Status.CHECKED
