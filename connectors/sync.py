@@ -164,11 +164,18 @@ def _process(channel, listings, report):
     todo, unchanged = [], []
     for listing in listings:
         quantity = targets[listing.variant_id].quantity
-        in_step = listing.status == Listing.Status.OK and listing.confirmed_at is not None
-        (unchanged if in_step and listing.confirmed_quantity == quantity else todo).append(listing)
+        # The channel already shows the target (the changes since its last push cancelled
+        # out, or pushed a listing whose target they did not move): nothing to send. What a
+        # channel shows is what it last confirmed; drift found by a reconcile updates that.
+        in_step = listing.confirmed_at is not None and listing.confirmed_quantity == quantity
+        (unchanged if in_step else todo).append(listing)
     with transaction.atomic():
-        _clear_pending_if_unchanged([listing.pk for listing in unchanged])
-        _release([listing.pk for listing in unchanged])
+        ids = [listing.pk for listing in unchanged]
+        Listing.objects.filter(pk__in=ids, change_seq=F("claimed_seq")).update(
+            status=Listing.Status.OK, last_error="", attempts=0, next_attempt_at=None
+        )
+        _clear_pending_if_unchanged(ids)
+        _release(ids)
     report.unchanged += len(unchanged)
     if not todo:
         return ""

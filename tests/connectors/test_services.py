@@ -97,7 +97,8 @@ def test_a_rotated_refresh_token_is_kept_for_the_next_push(shop):
     assert fresh.auth_state["refresh_token"] != OAUTH["refresh_token"]
     # Force a new token (the rotated refresh token is needed) and a new push.
     Channel.objects.filter(pk=channel.pk).update(auth_state={**fresh.auth_state, "expires_at": 0})
-    Listing.objects.update(pending_since=timezone.now(), status="pending")
+    # Pending again, and as if never confirmed: sent even though the targets did not move.
+    Listing.objects.update(pending_since=timezone.now(), status="pending", confirmed_at=None)
     assert push(channel).pushed == 2
     assert Channel.objects.get(pk=channel.pk).last_error == ""
 

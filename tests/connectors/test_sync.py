@@ -194,6 +194,18 @@ def test_a_burst_holds_no_longer_than_burst_hold(shop, settings):
     assert shows(channels, "webflow")[0] == 15
 
 
+def test_changes_that_cancel_out_before_the_push_send_nothing(shop):
+    wh, _, variants, _ = shop
+    drain()
+    writes = PushRecord.objects.filter(purpose="write").count()
+    change(variants[0], wh, "increment", 4)
+    change(variants[0], wh, "decrement", 4)
+    drain()
+    assert PushRecord.objects.filter(purpose="write").count() == writes
+    assert set(Listing.objects.values_list("status", flat=True)) == {Listing.Status.OK}
+    assert not Listing.objects.filter(pending_since__isnull=False).exists()
+
+
 def test_with_redis_down_changes_commit_and_converge_once_it_is_back(shop, settings):
     wh, _, variants, channels = shop
     drain()
