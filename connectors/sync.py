@@ -179,7 +179,12 @@ def _process(channel, listings, report):
     report.unchanged += len(unchanged)
     if not todo:
         return ""
-    connector = channel_connector(channel)
+    try:
+        connector = channel_connector(channel)
+    except ConfigError as exc:  # the stored settings fail the platform's check
+        _release([listing.pk for listing in todo])
+        _pause(channel, f"channel refused: {exc}")
+        return "paused"
     items = push_items(todo, targets)
     if channel.mode == Channel.Mode.SHADOW:
         return _shadow(channel, connector, todo, items)

@@ -259,6 +259,20 @@ def test_bad_credentials_pause_the_channel_and_it_resumes_after_the_fix(shop):
     assert shows(channels, "webflow")[0] == 7
 
 
+def test_settings_the_platform_refuses_pause_the_channel_and_keep_its_changes(shop):
+    wh, _, variants, channels = shop
+    drain()
+    channel, _, _ = channels["webflow"]
+    Channel.objects.filter(pk=channel.pk).update(credentials={})  # no token at all
+    change(variants[0], wh, "decrement", 3)
+    drain()
+    channel.refresh_from_db()
+    assert channel.mode == "paused"
+    assert "token" in channel.paused_reason
+    assert Listing.objects.get(channel=channel, variant=variants[0]).pending_since is not None
+    assert shows(channels, "webflow")[0] == 10
+
+
 def test_shadow_and_paused_channels_send_no_writes(shop):
     wh, _, variants, channels = shop
     drain()
