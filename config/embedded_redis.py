@@ -4,6 +4,7 @@ One process owns it: `manage.py run` (the whole app) or `manage.py embedded_redi
 server). Every other process (web, rqworker) connects to its unix socket under var/.
 """
 
+import signal
 import socket
 from contextlib import contextmanager
 
@@ -46,7 +47,15 @@ def owned_embedded_redis(stdout=None):
         save=["300", "1"],
         dbfilename="queues.rdb",
     )
-    server.start()
+    # The server starts with SIGINT blocked (a blocked signal stays blocked across exec): a
+    # Ctrl-C in the terminal reaches the whole foreground process group, and the server must
+    # outlive the web and worker processes that still talk to it as they shut down. Its
+    # owner stops it last, with SIGTERM.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        server.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     if stdout:
         stdout.write(f"embedded Redis (Valkey) started at {socket_path}")
     try:

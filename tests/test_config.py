@@ -26,6 +26,7 @@ def test_postgres_url():
     assert (db["ENGINE"], db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
         "django.db.backends.postgresql", "stock", "shop", "s@cret", "db.internal", "6543",
     )  # fmt: skip
+    assert db["OPTIONS"] == {"options": "-c jit=off"}  # see config/env.py
 
 
 @pytest.mark.parametrize(
@@ -62,3 +63,15 @@ def test_check_deploy_passes_with_debug_off_and_real_settings(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no issues" in proc.stdout
+
+
+def test_the_scheduler_runs_the_sweeper_the_reconcile_and_the_upload_purge():
+    import django_rq
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=django_rq.get_connection("sync"))
+    scheduler.load_config_from_file("config.cron")
+    jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"sweep_pending", "reconcile_all", "job_purge"}
+    assert jobs["sweep_pending"].interval == 30
+    assert jobs["job_purge"].queue_name == "imports"

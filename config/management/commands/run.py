@@ -1,14 +1,114 @@
 """Run the whole app in one terminal: embedded Redis, web, worker and channel sandboxes."""
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management import get_commands
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from config.embedded_redis import owned_embedded_redis
+
+# What each demo login may do (inventory/roles.py), for the start-up banner.
+ROLE_SUMMARY = {
+    "Viewer": "sees everything, changes nothing",
+    "Stock clerk": "adjusts, moves and imports stock, reverses movements",
+    "Inventory manager": "everything in inventory and channels, job queues too",
+}
+SEEDING_WAIT = 20  # seconds the banner waits for the demo sandboxes' seeding to finish
+
+
+def web_answers(addr, timeout=0.5):
+    """True once something accepts TCP connections at host:port."""
+    host, _, port = addr.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def demo_login():
+    """The demo logins `load_demo` made, if its password file is there and still admin's."""
+    from django.contrib.auth import get_user_model
+
+    from inventory.management.commands.load_demo import LOGIN_FILE, STAFF
+
+    path = settings.VAR_DIR / LOGIN_FILE
+    try:
+        password = path.read_text().strip()
+        users = {
+            u.username: u
+            for u in get_user_model()
+            .objects.filter(username__in=["admin", *(n for n, _ in STAFF)], is_active=True)
+            .prefetch_related("groups")
+        }
+        if "admin" not in users or not users["admin"].check_password(password):
+            return None
+    except (OSError, DatabaseError):
+        return None
+    logins = [("admin", "superuser: everything")]
+    for username, role in STAFF:
+        user = users.get(username)
+        if user is not None and role in {g.name for g in user.groups.all()}:
+            summary = ROLE_SUMMARY.get(role)
+            logins.append((username, f"{role}: {summary}" if summary else role))
+    return {"password": password, "path": shown(path), "users": logins}
+
+
+def shown(path):
+    """A path as the banner shows it: relative to the checkout when inside it."""
+    path = Path(path)
+    return path.relative_to(settings.BASE_DIR) if path.is_relative_to(settings.BASE_DIR) else path
+
+
+def banner(url, running, login=None):
+    """The block printed once the web process answers: where to go, who to log in as, what
+    runs, and how to stop it."""
+    rule = "-" * 78
+    lines = [rule, f"  Inventory back-office: {url}", ""]
+    if login:
+        lines.append(f"  Log in as one of these, password {login['password']}")
+        lines.append(f"  (kept in {login['path']}):")
+        lines += [f"    {username:<9} {what}" for username, what in login["users"]]
+    else:
+        lines.append("  Log in with a staff user (none yet? python manage.py createsuperuser).")
+    lines += ["", "  Running:"]
+    lines += [f"    {name:<9} {what}" for name, what in running]
+    lines += ["", "  Ctrl-C stops everything.", rule]
+    return "\n".join(lines)
+
+
+def running_services(addr, names):
+    """(name, description) of each process `run` started, and of the services it uses."""
+    described = {
+        "web": f"http://{addr}/ (Django's development server)",
+        "worker": "rqworker on the default, sync and imports queues, with the scheduler",
+        "cron": "rqcron config.cron: the sync sweeper, the daily reconcile and upload purge",
+    }
+    rows = [(name, described[name]) for name in names if name in described]
+    if "sandboxes" in names:
+        from connectors.models import Platform
+        from connectors.sandboxes import PLATFORMS
+
+        ports = ", ".join(f"{Platform(p).label} {PLATFORMS[p].port}" for p in PLATFORMS)
+        rows.append(("sandboxes", f"on 127.0.0.1: {ports}"))
+    if settings.EMBEDDED_REDIS:
+        rows.append(("redis", f"embedded Valkey at {shown(settings.EMBEDDED_REDIS_SOCKET)}"))
+    else:
+        rows.append(("redis", "the server REDIS_URL names"))
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        rows.append(("database", f"SQLite {shown(db['NAME'])}"))
+    else:
+        rows.append(("database", f"PostgreSQL {db['NAME']} (DATABASE_URL)"))
+    return rows
 
 
 class Command(BaseCommand):
@@ -20,19 +120,42 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="web address (host:port)")
         parser.add_argument("--no-worker", action="store_true")
         parser.add_argument("--no-sandboxes", action="store_true")
+        parser.add_argument(
+            "--verbose", action="store_true", help="log every job the worker and cron run"
+        )
 
     def handle(self, *args, **opts):
         manage = [sys.executable, "manage.py"]
-        wanted = [("web", [*manage, "runserver", opts["addr"], "--noreload"])]
+        addr = opts["addr"]
+        # By default the worker and the cron scheduler log warnings and errors only: a line
+        # for every sweep (twice a minute) would scroll the start-up banner away.
+        quiet = not opts["verbose"]
+        wanted = [("web", [*manage, "runserver", addr, "--noreload"], None)]
         if not opts["no_worker"]:
-            wanted.append(
-                ("worker", [*manage, "rqworker", "default", "sync", "imports", "--with-scheduler"])
-            )
+            worker = [*manage, "rqworker", "default", "sync", "imports", "--with-scheduler"]
+            wanted.append(("worker", worker + (["--verbosity", "0"] if quiet else []), None))
             if "rqcron" in get_commands():  # the sweeper and the daily reconcile
-                wanted.append(("cron", [*manage, "rqcron", "connectors.cron"]))
+                # (rqcron's --logging-level gives way to the settings' LOGGING: use LOG_LEVEL.)
+                env = None
+                if quiet and "LOG_LEVEL" not in os.environ:
+                    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+                wanted.append(("cron", [*manage, "rqcron", "config.cron"], env))
         sandboxes = not opts["no_sandboxes"] and "sandbox" in get_commands()
         if sandboxes:
-            wanted.append(("sandboxes", [*manage, "sandbox"]))
+            wanted.append(("sandboxes", [*manage, "sandbox"], None))
+
+        busy = self._ports_in_use(addr, sandboxes)
+        if busy:
+            ways = ["stop that program"]
+            if any(what.endswith("(web)") for what in busy):
+                ways.append("give the web process another address (--addr HOST:PORT)")
+            if any(what.endswith("sandbox)") for what in busy):
+                ways.append("run without the sandboxes (--no-sandboxes)")
+            ways = " or ".join(ways)
+            raise CommandError(
+                f"already in use by another program: {', '.join(busy)}. "
+                f"{ways[0].upper()}{ways[1:]}."
+            )
 
         stopping = False
 
@@ -40,19 +163,21 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True
 
-        # Handle both explicitly: started in the background, a process inherits SIGINT ignored.
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+        # Handle these explicitly: started in the background, a process inherits SIGINT
+        # ignored. The children run in their own process groups, so a Ctrl-C in the terminal
+        # reaches this process only, and each child is stopped once, in order, below (a
+        # worker sent two signals would abandon its job; the embedded Redis goes last).
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, request_stop)
         with owned_embedded_redis(stdout=self.stdout):
-            children = [(name, subprocess.Popen(cmd)) for name, cmd in wanted]
+            children = [(name, self._start(cmd, env)) for name, cmd, env in wanted]
             if sandboxes and "load_demo_channels" in get_commands():
                 # The sandboxes start empty: give them the demo channels' items, push them all.
                 seeding = [*manage, "load_demo_channels", "--seed"]
-                children.append(("seeding", subprocess.Popen(seeding)))
-            self.stdout.write(
-                f"started {', '.join(n for n, _ in children)}; "
-                f"open http://{opts['addr']}/admin/ (Ctrl-C stops everything)"
-            )
+                children.append(("seeding", self._start(seeding)))
+            login = demo_login()
+            started = time.monotonic()
+            announced = False
             try:
                 while not stopping:
                     dead = [
@@ -64,10 +189,42 @@ class Command(BaseCommand):
                         name, proc = dead[0]
                         self.stderr.write(f"{name} exited with code {proc.returncode}; stopping")
                         break
+                    if not announced and self._ready(addr, children, started):
+                        names = [n for n, _ in children]
+                        self.stdout.write(
+                            banner(f"http://{addr}/admin/", running_services(addr, names), login)
+                        )
+                        announced = True
                     time.sleep(0.5)
             finally:
                 self._stop(children)
         self.stdout.write("stopped")
+
+    @staticmethod
+    def _ports_in_use(addr, sandboxes):
+        """What would fail to start because its port already answers."""
+        wanted = [(f"{addr} (web)", addr)]
+        if sandboxes:
+            from connectors.models import Platform
+            from connectors.sandboxes import PLATFORMS
+
+            wanted += [
+                (f"{port} (the {Platform(name).label} sandbox)", f"127.0.0.1:{port}")
+                for name, (_, port) in PLATFORMS.items()
+            ]
+        return [what for what, where in wanted if web_answers(where, timeout=0.2)]
+
+    @staticmethod
+    def _start(cmd, env=None):
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, process_group=0, env=env)
+
+    @staticmethod
+    def _ready(addr, children, started):
+        """The web process answers, and the demo seeding is done (or taking too long)."""
+        seeding = [p for n, p in children if n == "seeding" and p.poll() is None]
+        if seeding and time.monotonic() - started < SEEDING_WAIT:
+            return False
+        return web_answers(addr)
 
     def _stop(self, children):
         for _, proc in children:

@@ -1,3 +1,5 @@
+import logging
+
 from django.core.management.base import BaseCommand
 
 from connectors.demo import demo_channels, seed_sandboxes
@@ -15,5 +17,14 @@ class Command(BaseCommand):
             seed_sandboxes()
             self.stdout.write("sandboxes seeded; every demo listing queued for a push")
             return
-        demo_channels()
+        # `make run` creates the channels before Redis is up: every new listing's push would
+        # warn that it cannot be queued. Nothing is lost (the listings are pending in the
+        # database) and `run` pushes them all once the sandboxes are up (--seed).
+        jobs_log = logging.getLogger("connectors.jobs")
+        level = jobs_log.level
+        jobs_log.setLevel(logging.ERROR)
+        try:
+            demo_channels()
+        finally:
+            jobs_log.setLevel(level)
         self.stdout.write("demo channels: HighLevel, Webflow, Unicommerce, Elastic Path, Zettle")

@@ -28,6 +28,7 @@ CATALOG = [
     ("Hand-thrown bowl", "BOWL", [{"size": s} for s in ("small", "large")]),
 ]
 STAFF = [("viewer", VIEWER), ("clerk", CLERK), ("manager", MANAGER)]
+LOGIN_FILE = "demo-login.txt"  # under VAR_DIR: the demo users' shared password
 
 
 class Command(BaseCommand):
@@ -97,7 +98,7 @@ class Command(BaseCommand):
 
     def _logins(self):
         """One superuser plus a user per role, sharing a password kept in var/."""
-        path = settings.VAR_DIR / "demo-login.txt"
+        path = settings.VAR_DIR / LOGIN_FILE
         if path.exists():
             password = path.read_text().strip()
         else:

@@ -1,0 +1,14 @@
+"""Every periodic job of the app, for `python manage.py rqcron config.cron` (started by
+`make run`; run it in one process of the deployment)."""
+
+from rq import cron
+
+from connectors.jobs import reconcile_all, sweep_pending
+from inventory.imports.jobs import job_purge
+
+# Channels: re-queue pushes pending too long (a Redis outage, a killed worker)...
+cron.register(sweep_pending, queue_name="sync", interval=30, result_ttl=300)
+# ...and compare every channel with what it should show, once a day.
+cron.register(reconcile_all, queue_name="sync", cron="15 3 * * *", result_ttl=86400)
+# Uploaded files older than IMPORT_KEEP_DAYS are dropped (their results stay).
+cron.register(job_purge, queue_name="imports", cron="45 3 * * *", result_ttl=86400)

@@ -1,0 +1,158 @@
+"""`manage.py run`: the start-up banner, and one Ctrl-C stopping everything it started."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from config.management.commands.run import banner, demo_login, running_services, web_answers
+
+BASE = Path(__file__).resolve().parents[2]
+
+
+def test_banner_says_where_who_what_and_how_to_stop():
+    login = {
+        "password": "demo-secret",
+        "path": Path("var/demo-login.txt"),
+        "users": [("admin", "superuser: everything"), ("clerk", "Stock clerk: adjusts")],
+    }
+    running = [("web", "http://127.0.0.1:8000/"), ("worker", "rqworker")]
+    text = banner("http://127.0.0.1:8000/admin/", running, login)
+    assert "Inventory back-office: http://127.0.0.1:8000/admin/" in text
+    assert "password demo-secret" in text
+    assert "(kept in var/demo-login.txt)" in text
+    assert "    admin     superuser: everything" in text
+    assert "    clerk     Stock clerk: adjusts" in text
+    assert "    worker    rqworker" in text
+    assert text.splitlines()[-2] == "  Ctrl-C stops everything."
+
+
+def test_banner_without_demo_logins_says_how_to_make_one():
+    text = banner("http://x/admin/", [], None)
+    assert "python manage.py createsuperuser" in text
+
+
+@pytest.mark.django_db
+def test_demo_login_lists_admin_and_one_user_per_role(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    assert demo_login() is None  # no load_demo yet
+    call_command("load_demo", stdout=StringIO())
+    login = demo_login()
+    assert login["password"] == (tmp_path / "demo-login.txt").read_text().strip()
+    assert [u for u, _ in login["users"]] == ["admin", "viewer", "clerk", "manager"]
+    assert dict(login["users"])["clerk"].startswith("Stock clerk: ")
+
+
+@pytest.mark.django_db
+def test_demo_login_is_not_shown_once_admin_has_another_password(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("load_demo", stdout=StringIO())
+    from django.contrib.auth.models import User
+
+    admin = User.objects.get(username="admin")
+    admin.set_password("changed-since")
+    admin.save()
+    assert demo_login() is None
+
+
+def test_running_services_name_the_sandbox_ports_redis_and_database():
+    rows = dict(running_services("127.0.0.1:8000", ["web", "worker", "cron", "sandboxes"]))
+    assert rows["web"].startswith("http://127.0.0.1:8000/")
+    assert "HighLevel 8101" in rows["sandboxes"]
+    assert "Zettle 8105" in rows["sandboxes"]
+    assert {"redis", "database"} <= rows.keys()
+
+
+def test_web_answers_once_something_listens():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        addr = f"127.0.0.1:{server.getsockname()[1]}"
+        assert not web_answers(addr)
+        server.listen()
+        assert web_answers(addr)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _processes_with(marker):
+    """Pids of this user's processes whose environment holds `marker`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker in (proc / "environ").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_ctrl_c_stops_web_worker_cron_and_the_embedded_redis_cleanly(tmp_path):
+    """Like a terminal's Ctrl-C: SIGINT to the foreground process group. The banner comes
+    once the web process answers; afterwards nothing started is left, and no traceback."""
+    addr = f"127.0.0.1:{_free_port()}"
+    drop = {"DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "INVENTORY_TEST_REDIS_SOCKET"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", VAR_DIR=str(tmp_path), DEBUG="1")
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
+    subprocess.run(migrate, cwd=BASE, env=env, check=True, capture_output=True, timeout=300)
+    out = tmp_path / "run.log"
+    with out.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "run", "--no-sandboxes", "--addr", addr],
+            cwd=BASE, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "Ctrl-C stops everything" not in out.read_text():
+            assert proc.poll() is None, out.read_text()
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.2)
+        assert web_answers(addr)
+        assert len(_processes_with(f"VAR_DIR={tmp_path}".encode())) >= 4  # run, web, worker, cron
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, out.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = out.read_text()
+    assert text.index(f"http://{addr}/ (Django's development server)") > text.index(
+        "Starting development server"
+    )
+    assert "Traceback" not in text, text
+    assert "could not connect to Redis" not in text, text
+    assert text.rstrip().endswith("embedded Redis stopped\nstopped")
+    time.sleep(0.5)
+    assert _processes_with(f"VAR_DIR={tmp_path}".encode()) == []
+    assert not web_answers(addr)
+
+
+def test_run_refuses_to_start_on_a_port_another_program_holds(tmp_path):
+    """Nothing is started (no banner for somebody else's server), and the message says what
+    to do."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", VAR_DIR=str(tmp_path), DEBUG="1")
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        addr = f"127.0.0.1:{other.getsockname()[1]}"
+        proc = subprocess.run(
+            [sys.executable, "manage.py", "run", "--no-sandboxes", "--no-worker", "--addr", addr],
+            cwd=BASE, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert proc.returncode == 1
+    assert f"already in use by another program: {addr} (web)" in proc.stderr
+    assert "--addr HOST:PORT" in proc.stderr
+    assert "Ctrl-C stops everything" not in proc.stdout
+    assert not (tmp_path / "redis" / "valkey.sock").exists()
