@@ -22,7 +22,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_app.BackOfficeAdminConfig",  # django.contrib.admin, the dashboard its index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

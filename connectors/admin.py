@@ -6,7 +6,6 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -18,6 +17,7 @@ from connectors.platforms import CONNECTORS, connector_class
 from connectors.quantities import targets_for
 from connectors.reconcile import channel_reconcile, drift_accept, drift_ignore, drift_push_ours
 from connectors.resources import ListingResource
+from connectors.selectors import channels_with_health
 from connectors.services import (
     channel_pause,
     channel_push_now,
@@ -132,15 +132,7 @@ class ChannelAdmin(admin.ModelAdmin):
     actions = ["push_now", "retry_failed", "pause", "resume", "reconcile", "test_connection"]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                n_listings=Count("listings"),
-                n_pending=Count("listings", filter=Q(listings__pending_since__isnull=False)),
-                n_failed=Count("listings", filter=Q(listings__status=Listing.Status.FAILED)),
-            )
-        )
+        return channels_with_health(super().get_queryset(request))
 
     @admin.display(description="listings", ordering="n_listings")
     def listing_count(self, obj):
@@ -178,29 +170,31 @@ class ChannelAdmin(admin.ModelAdmin):
         elif change and rules:
             channel_push_now(obj)
 
-    @admin.action(description="Push now (all listings; unchanged ones cost nothing)")
+    @admin.action(
+        description="Push now (all listings; unchanged ones cost nothing)", permissions=["change"]
+    )
     def push_now(self, request, queryset):
         for channel in queryset:
             self.message_user(request, f"{channel.name}: {channel_push_now(channel)} queued")
 
-    @admin.action(description="Retry failed listings")
+    @admin.action(description="Retry failed listings", permissions=["change"])
     def retry_failed(self, request, queryset):
         for channel in queryset:
             self.message_user(request, f"{channel.name}: {channel_retry_failed(channel)} queued")
 
-    @admin.action(description="Pause (keep recording, send nothing)")
+    @admin.action(description="Pause (keep recording, send nothing)", permissions=["change"])
     def pause(self, request, queryset):
         for channel in queryset:
             channel_pause(channel, f"paused by {request.user}")
         self.message_user(request, f"{queryset.count()} channel(s) paused")
 
-    @admin.action(description="Resume (sends the latest state)")
+    @admin.action(description="Resume (sends the latest state)", permissions=["change"])
     def resume(self, request, queryset):
         for channel in queryset:
             channel_resume(channel)
         self.message_user(request, f"{queryset.count()} channel(s) resumed")
 
-    @admin.action(description="Reconcile (find drift; see Drift)")
+    @admin.action(description="Reconcile (find drift; see Drift)", permissions=["change"])
     def reconcile(self, request, queryset):
         for channel in queryset:
             try:
@@ -229,7 +223,9 @@ class ChannelAdmin(admin.ModelAdmin):
                                    "paused_reason")}),
         )  # fmt: skip
 
-    @admin.action(description="Test connection (authenticate and read one level)")
+    @admin.action(
+        description="Test connection (authenticate and read one level)", permissions=["change"]
+    )
     def test_connection(self, request, queryset):
         for channel in queryset:
             try:
@@ -303,6 +299,46 @@ class ListingAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("variant",)
     readonly_fields = ("confirmed_quantity", "confirmed_at", "status", "last_error")
     show_full_result_count = False
+    # The (channel, variant) unique index, read in order: the model's ordering (channel name,
+    # then SKU) sorted every listing for each page (0.5 s at 500,000 listings).
+    ordering = ("channel_id", "variant_id")
+
+
+class PurposeFilter(admin.SimpleListFilter):
+    """Fixed choices: the default filter lists the values found, a scan of every record."""
+
+    title = "purpose"
+    parameter_name = "purpose"
+    MAIN = ("write", "read", "auth")
+
+    def lookups(self, request, model_admin):
+        return [("write", "Write"), ("read", "Read"), ("auth", "Authenticate"),
+                ("setup", "Setup calls")]  # fmt: skip
+
+    def queryset(self, request, queryset):
+        if self.value() == "setup":
+            return queryset.exclude(purpose__in=self.MAIN)
+        return queryset.filter(purpose=self.value()) if self.value() else queryset
+
+
+class HTTPStatusFilter(admin.SimpleListFilter):
+    """Classes of HTTP status (or one exact code, ?status=201), without scanning for them."""
+
+    title = "HTTP status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("2xx", "2xx success"), ("4xx", "4xx refused"), ("5xx", "5xx server error"),
+                ("none", "No answer")]  # fmt: skip
+
+    def queryset(self, request, queryset):
+        value = self.value() or ""
+        if value == "none":
+            return queryset.filter(status__isnull=True)
+        if len(value) == 3 and value.endswith("xx") and value[0].isdigit():
+            low = int(value[0]) * 100
+            return queryset.filter(status__gte=low, status__lt=low + 100)
+        return queryset.filter(status=int(value)) if value.isdigit() else queryset
 
 
 def _pretty(text):
@@ -318,9 +354,10 @@ class PushRecordAdmin(admin.ModelAdmin):
         "attempt", "ledger_entry_id",
     )  # fmt: skip
     list_select_related = ("channel",)
-    list_filter = ("channel", "outcome", "status", "purpose")
+    # No date hierarchy and no filter listing the values found: each of them read every
+    # record (0.1-0.2 s each at 250,000 records), and the records only ever grow.
+    list_filter = ("channel", "outcome", HTTPStatusFilter, PurposeFilter, "created_at")
     search_fields = ("=id", "url", "listings__variant__sku")
-    date_hierarchy = "created_at"
     show_full_result_count = False
     fields = (
         "channel", "created_at", "purpose", "method", "url", "status", "outcome", "error",

@@ -104,7 +104,14 @@ class Listing(models.Model):
 
     class Meta:
         ordering = ["channel", "variant"]
-        indexes = [models.Index(fields=["channel", "pending_since"])]
+        indexes = [
+            models.Index(fields=["channel", "pending_since"]),
+            # Counts of failed listings per channel (channel health): a partial index holds
+            # only the few failed rows, so the many updates of listings in step never touch it.
+            models.Index(
+                fields=["channel"], condition=models.Q(status="failed"), name="listing_failed"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["channel", "variant"], name="listing_one_per_channel"),
             models.UniqueConstraint(

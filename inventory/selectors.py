@@ -1,12 +1,15 @@
 """Reads that several places need: the admin, the commands and the checks."""
 
 import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import IntegerField, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce
 
-from inventory.models import Location, StockLevel, StockTransaction, Variant
+from inventory.models import Location, Movement, StockLevel, StockTransaction, Variant
 
 
 def _level_sum(field):
@@ -41,6 +44,73 @@ def recent_transactions(*, variant=None, limit=20):
     if variant is not None:
         qs = qs.filter(variant=variant)
     return list(qs.order_by("-pk")[:limit])
+
+
+HISTORY_ROWS = 1000
+
+
+class HistoryPoint(NamedTuple):
+    when: datetime
+    on_hand: int
+    change: int
+    reason: str
+
+
+@dataclass
+class LocationHistory:
+    location: Location
+    on_hand: int  # now
+    start: int | None  # at the window's start; None: its first ledger row is inside it
+    points: list = field(default_factory=list)  # [HistoryPoint], oldest first
+
+
+@dataclass
+class StockHistory:
+    since: datetime  # the asked-for start, or the oldest change kept when `limit` cut in
+    until: datetime
+    lines: list  # [LocationHistory] by location code; empty: the variant has no ledger yet
+    truncated: bool  # more changes happened since `since` than `limit`
+
+
+def variant_stock_history(*, variant, since, until, limit=HISTORY_ROWS):
+    """The variant's on hand per location from `since` to `until`, from its ledger: the
+    balance at the start, then each change. Two queries, bounded however long the ledger:
+    its newest `limit` + 1 rows, then each level with its newest balance before the window."""
+    newest = list(
+        StockTransaction.objects.filter(variant=variant)
+        .order_by("-id")
+        .values_list("id", "location_id", "created_at", "on_hand_after", "on_hand_change",
+                     "movement__reason")[: limit + 1]
+    )  # fmt: skip
+    if not newest:
+        return StockHistory(since=since, until=until, lines=[], truncated=False)
+    kept = []
+    for row in newest:
+        if row[2] < since or len(kept) == limit:
+            break
+        kept.append(row)
+    truncated = len(kept) == limit and len(newest) > limit and newest[limit][2] >= since
+    if truncated:
+        since = min(row[2] for row in kept)
+    before = StockTransaction.objects.filter(variant=variant, location=OuterRef("location"))
+    if kept:
+        before = before.filter(id__lt=kept[-1][0])
+    levels = list(
+        StockLevel.objects.filter(variant=variant)
+        .select_related("location")
+        .annotate(start=Subquery(before.order_by("-id").values("on_hand_after")[:1]))
+        .order_by("location__code")
+    )
+    lines = {lv.location_id: LocationHistory(lv.location, lv.on_hand, lv.start) for lv in levels}
+    for _, location_id, when, on_hand, change, reason in reversed(kept):
+        if change and location_id in lines:  # allocations leave on hand where it was
+            lines[location_id].points.append(HistoryPoint(when, on_hand, change, reason))
+    return StockHistory(
+        since=since,
+        until=until,
+        lines=[ln for ln in lines.values() if ln.points or ln.start is not None],
+        truncated=truncated,
+    )
 
 
 def ledger_mismatches():
@@ -106,3 +176,71 @@ def variants_by_sku(skus, *fields):
 def location_ids_by_code(codes):
     """{code: id} for the given location codes that exist."""
     return dict(Location.objects.filter(code__in=list(codes)).values_list("code", "pk"))
+
+
+# --------------------------------------------------------------------------- the front page
+
+LOCATION_TOTALS = ("on_hand_total", "allocated_total", "available_total", "skus", "out")
+
+
+def stock_by_location():
+    """[(location, totals)] for every location by code; totals: on_hand_total, allocated_total,
+    available_total, skus (variants with a level there), out (tracked ones at or below zero
+    available).
+
+    Two queries however large the catalog: the locations, and one pass over the levels grouped
+    by location (no join: the few untracked variants are left out of `out` by a hashed
+    subquery, looked up only for levels at or below zero)."""
+    untracked = Variant.objects.filter(tracked=False).values("pk")
+    totals = {
+        row.pop("location_id"): row
+        for row in StockLevel.objects.order_by()
+        .values("location_id")
+        .annotate(
+            on_hand_total=Sum("on_hand"),
+            allocated_total=Sum("allocated"),
+            available_total=Sum("available"),
+            skus=Count("pk"),
+            out=Count("pk", filter=Q(available__lte=0) & ~Q(variant_id__in=untracked)),
+        )
+    }
+    empty = dict.fromkeys(LOCATION_TOTALS, 0)
+    return [(loc, totals.get(loc.pk, empty)) for loc in Location.objects.order_by("code")]
+
+
+def variants_to_reorder():
+    """Tracked variants whose available over every location is at or below their reorder
+    point, annotated with available_total (a variant without levels has 0 available).
+
+    An unset reorder point (NULL) never flags, so only the variants that have one are joined
+    with their levels and summed: one grouped join, not a subquery per variant."""
+    return (
+        Variant.objects.filter(tracked=True, reorder_point__isnull=False)
+        .annotate(available_total=Coalesce(Sum("levels__available"), 0))
+        .filter(available_total__lte=F("reorder_point"))
+    )
+
+
+def variants_to_reorder_shortlist(*, limit=20):
+    """(the `limit` variants furthest below their reorder point, how many there are in all).
+
+    Two queries: the grouped join carries only ids, SKUs and sums (whole rows made PostgreSQL
+    sort 25 MB on disk at 100,000 variants), then the few variants shown are read."""
+    first = list(
+        variants_to_reorder()
+        .values("pk", "available_total")
+        .annotate(shortfall=F("available_total") - F("reorder_point"), matching=Window(Count("*")))
+        .order_by("shortfall", "sku")[:limit]
+    )
+    variants = Variant.objects.select_related("product").in_bulk([row["pk"] for row in first])
+    rows = []
+    for row in first:
+        variant = variants[row["pk"]]
+        variant.available_total = row["available_total"]
+        rows.append(variant)
+    return rows, (first[0]["matching"] if first else 0)
+
+
+def latest_movements(*, limit=10):
+    """The newest movement documents, with their users."""
+    return list(Movement.objects.select_related("user").order_by("-pk")[:limit])

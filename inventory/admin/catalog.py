@@ -4,13 +4,14 @@ import uuid
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from inventory import selectors
+from inventory.admin.history import stock_history_html
 from inventory.admin.imports import SpreadsheetAdminMixin
 from inventory.exceptions import InventoryError
 from inventory.forms import AdjustStockForm, MoveStockForm
@@ -60,9 +61,9 @@ class StockStatusFilter(admin.SimpleListFilter):
         if value == "out":
             return tracked.filter(available_total__lte=0)
         if value == "low":
-            return tracked.filter(
-                reorder_point__isnull=False, available_total__lte=F("reorder_point")
-            )
+            # One grouped join of the variants with a reorder point (as on the dashboard), not
+            # the changelist's per-variant sums evaluated for each of them.
+            return queryset.filter(pk__in=selectors.variants_to_reorder().values("pk"))
         if value == "in":
             return tracked.filter(available_total__gt=0)
         if value == "untracked":
@@ -86,11 +87,11 @@ class VariantAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
     search_fields = ("sku", "barcode", "name", "product__name")
     list_filter = (StockStatusFilter, "tracked", "allow_backorder")
     autocomplete_fields = ("product",)
-    readonly_fields = ("stock_by_location", "recent_movements")
+    readonly_fields = ("stock_by_location", "stock_history", "recent_movements")
     fieldsets = (
         (None, {"fields": ("product", "sku", "name", "barcode", "options")}),
         ("Selling rules", {"fields": ("tracked", "allow_backorder", "reorder_point")}),
-        ("Stock", {"fields": ("stock_by_location", "recent_movements")}),
+        ("Stock", {"fields": ("stock_by_location", "stock_history", "recent_movements")}),
     )
     actions = ["adjust_selected", "move_selected"]
     show_full_result_count = False
@@ -143,6 +144,11 @@ class VariantAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
             rows,
         )
 
+    @admin.display(description="stock history")
+    def stock_history(self, obj):
+        # Drawn by render_change_form, which has the request: the range the URL asks for.
+        return getattr(obj, "stock_history_html", "—")
+
     @admin.display(description="recent movements")
     def recent_movements(self, obj):
         if obj.pk is None:
@@ -188,6 +194,11 @@ class VariantAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
         extra_context["can_adjust"] = self.has_adjust_stock_permission(request)
         extra_context["can_move"] = self.has_move_stock_permission(request)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            obj.stock_history_html = stock_history_html(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # ------------------------------------------------------------------ stock views
 

@@ -121,3 +121,22 @@ def test_a_viewer_sees_a_channel_without_any_credential_field(client, make, chan
     html = page.content.decode()
     assert "credential_token" not in html
     assert TOKEN not in html
+
+
+def test_push_records_filter_by_status_class_exact_status_and_purpose(manager):
+    channel = Channel.objects.create(name="Shop", platform="highlevel", base_url="http://x.io")
+    for purpose, status in (("write", 200), ("write", 503), ("read", 429), ("locations", None)):
+        PushRecord.objects.create(channel=channel, purpose=purpose, method="POST", url="/",
+                                  status=status, outcome="ok")  # fmt: skip
+    changelist = reverse("admin:connectors_pushrecord_changelist")
+
+    def shown(**params):
+        records = manager.get(changelist, params).context["cl"].result_list
+        return sorted((r.purpose, r.status or 0) for r in records)
+
+    assert shown(status="5xx") == [("write", 503)]
+    assert shown(status="4xx") == [("read", 429)]
+    assert shown(status="429") == [("read", 429)]
+    assert shown(status="none") == [("locations", 0)]
+    assert shown(purpose="write") == [("write", 200), ("write", 503)]
+    assert shown(purpose="setup") == [("locations", 0)]

@@ -1,6 +1,7 @@
 """The admin as staff use it: pages, roles, stock forms, the read-only ledger, query counts."""
 
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 from django.db import connection
@@ -98,6 +99,80 @@ def test_variant_page_shows_levels_at_every_location_and_recent_movements(superu
     assert "STORE · Location STORE" in html  # a location with no level yet shows zeros
     assert "test setup" in html  # the reason of the opening count
     assert "Adjust stock" in html
+
+
+def variant_page(client, variant, **params):
+    url = reverse("admin:inventory_variant_change", args=[variant.pk])
+    return client.get(url, params).content.decode()
+
+
+def history_chart(html):
+    """The stock history's SVG, parsed (the page has other SVGs: the theme toggle's icons)."""
+    return ET.fromstring(re.search(r'<svg[^>]*class="step-chart".*?</svg>', html, re.S)[0])
+
+
+def test_variant_page_draws_the_stock_history_per_location(superuser_client, shop):
+    tee, wh, store = shop
+    move = StockLine(action="move", quantity=4, variant_id=tee.pk, location_id=wh.pk,
+                     to_location_id=store.pk)  # fmt: skip
+    stock_apply(lines=[move], source=Source.ADMIN, reason="restock the shop")
+
+    html = variant_page(superuser_client, tee)
+
+    svg = "{http://www.w3.org/2000/svg}"
+    chart = history_chart(html)
+    assert len(chart.findall(f".//{svg}path")) == 2
+    legend = [t.text for t in chart.find(f"{svg}g[@class='legend']").iter(f"{svg}text")]
+    assert legend == ["STORE: 4", "WH1: 6"]
+    tips = [t.text for t in chart.iterfind(f".//{svg}circle/{svg}title")]
+    assert any(tip.endswith("STORE · on hand 4 · +4 · restock the shop") for tip in tips)
+    assert "since the first movement" in html  # the axis starts there, not 90 days ago
+    assert '<strong aria-current="true">90 days</strong>' in html
+
+
+def test_a_variant_without_movements_says_so_instead_of_a_chart(superuser_client, shop, make):
+    html = variant_page(superuser_client, make.variant())
+
+    assert "No stock movements yet." in html
+    assert 'class="step-chart"' not in html
+    assert superuser_client.get(reverse("admin:inventory_variant_add")).status_code == 200
+
+
+def test_a_location_code_with_markup_is_escaped_in_the_chart(superuser_client, make):
+    odd = make.location("<&>")
+    tee = make.variant()
+    make.stock(tee, odd, 3)
+
+    html = variant_page(superuser_client, tee)
+
+    assert "<&>" not in html
+    assert "&lt;&amp;&gt;: 3" in html
+    history_chart(html)  # still well-formed
+
+
+def test_the_history_range_is_picked_with_plain_links(superuser_client, shop):
+    tee, _, _ = shop
+
+    html = variant_page(superuser_client, tee, history="30d")
+
+    assert '<strong aria-current="true">30 days</strong>' in html
+    assert 'href="?history=1y#stock-history"' in html
+    html = variant_page(superuser_client, tee, history="forever")
+    assert '<strong aria-current="true">90 days</strong>' in html
+
+
+def test_the_variant_page_costs_the_same_queries_however_long_its_history(
+    superuser_client, shop, make
+):
+    tee, wh, store = shop
+    url = reverse("admin:inventory_variant_change", args=[tee.pk])
+    superuser_client.get(url)  # warms the content types' cache
+    small = _queries(superuser_client, url)
+    for loc in (wh, store, make.location(), make.location()):
+        for n in range(10):
+            make.stock(tee, loc, 5 + n % 3)
+    large = _queries(superuser_client, url)
+    assert small == large
 
 
 @pytest.mark.parametrize("term", ["TEE-M", "4006381333931", "Product"])

@@ -1,0 +1,60 @@
+"""The admin site, whose front page is a dashboard: stock by location, variants at or below
+their reorder point, channel health and the latest movements, each shown to those who may
+view its model, above the usual list of apps.
+
+It needs both packages, so it lives here rather than in `inventory` (which knows nothing of
+channels). Its cost does not grow with the catalog: a fixed number of queries, each an
+aggregate or a short list (pinned in tests/config/test_dashboard.py; timed on 100,000
+variants by tests/benchmarks/admin_pages.py)."""
+
+from django.contrib import admin
+from django.utils import timezone
+
+from connectors.models import Channel, Listing
+from connectors.selectors import channels_with_health
+from inventory import selectors
+from inventory.models import Movement, StockLevel, Variant
+
+REORDER_ROWS = 20
+MOVEMENT_ROWS = 10
+
+
+class BackOfficeAdminSite(admin.AdminSite):
+    site_header = "Inventory back-office"
+    site_title = "Inventory"
+    index_title = "Stock, catalog and channels"
+    index_template = "admin/dashboard.html"
+
+    def index(self, request, extra_context=None):
+        context = {**dashboard_context(request, self), **(extra_context or {})}
+        return super().index(request, context)
+
+
+def dashboard_context(request, site):
+    """The sections this user may see, as template context; a section the user may not see
+    costs no query."""
+
+    def may_view(model):
+        return site.is_registered(model) and site.get_model_admin(model).has_view_permission(
+            request
+        )
+
+    context = {}
+    if may_view(StockLevel):
+        locations = selectors.stock_by_location()
+        context["locations"] = locations
+        context["location_totals"] = {
+            key: sum(totals[key] for _, totals in locations) for key in selectors.LOCATION_TOTALS
+        }
+    if may_view(Variant):
+        context["reorder"], context["reorder_count"] = selectors.variants_to_reorder_shortlist(
+            limit=REORDER_ROWS
+        )
+    if may_view(Channel):
+        now = timezone.now()
+        channels = channels_with_health(listings=False)
+        context["channels"] = [(c, c.circuit_state(now)) for c in channels]
+        context["may_view_listings"] = may_view(Listing)
+    if may_view(Movement):
+        context["movements"] = selectors.latest_movements(limit=MOVEMENT_ROWS)
+    return context
