@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench setup clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Only the browser tests, saving their screenshots over the committed ones the README shows.
+screenshots: $(STAMP)
+	SCREENSHOT_DIR=tests/browser/screenshots $(VENV)/bin/pytest tests/browser -m browser $(PYTEST_ARGS)
+
+# Every benchmark in turn (about 25 minutes), or one: `make bench BENCH=imports BENCH_ARGS=...`.
+BENCH ?= ledger connectors imports sync admin_pages
 bench: $(STAMP)
-	$(PY) -m tests.benchmarks.ledger $(BENCH_ARGS)
+	set -e; for b in $(BENCH); do echo "== tests/benchmarks/$$b.py"; $(PY) -m tests.benchmarks.$$b $(BENCH_ARGS); done
 
 clean:
-	rm -rf var/db-test.sqlite3 var/test.sqlite3
+	rm -rf var/db-test.sqlite3 var/test-*.sqlite3*

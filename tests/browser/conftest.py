@@ -1,0 +1,159 @@
+"""Browser tests: Playwright (the PyPI package, which bundles its driver) drives Debian's
+Chromium against pytest-django's live server.
+
+Playwright's own browser download does not work here (no internet but the package
+registries), so the run installs Debian's chromium with apt-get when /usr/bin/chromium is
+missing, and fails, saying why, when it cannot: CI must run these tests, not skip them.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from inventory.roles import sync_roles
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these, Chromium keeps trying to reach Google's hosts on a closed network.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+PASSWORD = "pw-for-tests-1"  # tests/factories.py
+ROOT = Path(__file__).resolve().parents[2]
+APT_TIMEOUT = 900
+
+
+def _apt_get(*args):
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    return subprocess.run(
+        ["apt-get", *args], env=env, capture_output=True, text=True, timeout=APT_TIMEOUT
+    )
+
+
+def _tail(result, lines=15):
+    return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
+
+
+def install_chromium():
+    """Install Debian's chromium if it is missing; return None, or why it could not be done."""
+    if CHROMIUM.exists():
+        return None
+    if shutil.which("apt-get") is None:
+        return "apt-get is not available"
+    install = ("install", "-y", "--no-install-recommends", "chromium")
+    result = _apt_get(*install)
+    if result.returncode != 0:
+        # A fresh machine has no package lists yet ("Unable to locate package chromium").
+        update = _apt_get("update")
+        if update.returncode != 0:
+            return f"`apt-get update` failed:\n{_tail(update)}"
+        result = _apt_get(*install)
+    if result.returncode != 0:
+        who = "" if os.geteuid() == 0 else f" (apt-get needs root; this runs as uid {os.geteuid()})"
+        return f"`apt-get {' '.join(install)}` failed{who}:\n{_tail(result)}"
+    if not CHROMIUM.exists():
+        return f"apt-get installed chromium but {CHROMIUM} is still missing"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    """Debian's Chromium, installed with apt-get on first use (the tests run as root in CI)."""
+    problem = install_chromium()
+    if problem:
+        pytest.fail(
+            f"The browser tests need Debian's Chromium at {CHROMIUM} and it could not be "
+            f"installed: {problem}\nInstall it as root with "
+            "`apt-get update && apt-get install -y --no-install-recommends chromium`.",
+            pytrace=False,
+        )
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="package")
+def browser(chromium_path):
+    """One headless Chromium for all the browser tests.
+
+    Playwright's sync API keeps an event loop in this thread, and Django refuses ORM calls
+    while one is there (SynchronousOnlyOperation). The tests' set-up, their workers and the
+    database flush after each test use the ORM in this thread; nothing here is async code, so
+    Django's guard is lifted while the browser runs. Package-scoped, not session-scoped, so
+    that the browser, its loop and the lifted guard are gone before the other packages' tests.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser context (no cookies) per test, pointed at the live server."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
+    context = browser.new_context(viewport=VIEWPORT, base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    # The admin's navigation sidebar starts closed (the user's choice, kept in localStorage),
+    # so that wide changelists fit in the 1280-pixel screenshots.
+    context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def roles(db):
+    sync_roles()  # the groups; a transactional test's flush removed the previous ones
+
+
+@pytest.fixture
+def login(page, make, roles):
+    """Create a staff user with a role and log in through the admin's login form."""
+    from playwright.sync_api import expect
+
+    def login(username, role=None, superuser=False):
+        make.user(username, role=role, superuser=superuser)
+        page.goto("/admin/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        expect(page.locator("#user-tools")).to_contain_text(username.upper(), ignore_case=True)
+        return page
+
+    return login
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir():
+    path = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "var" / "screenshots")
+    if not path.is_absolute():
+        path = ROOT / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def shoot(screenshot_dir):
+    """Save a full-page PNG of what the page shows now, as <name>.png."""
+
+    def shoot(page, name):
+        page.wait_for_load_state("load")
+        page.screenshot(path=screenshot_dir / f"{name}.png", full_page=True)
+
+    return shoot
