@@ -80,9 +80,9 @@ def child(args):
 
     call_command("migrate", verbosity=0)
     print(f"\n== {connection.vendor} ({connection.settings_dict['NAME']}) ==", flush=True)
-    setup_catalog()
     sizes = [int(n) for n in args.rows.split(",") if n]
     plain_sizes = {int(n) for n in args.plain_rows.split(",") if n}
+    setup_catalog(sizes, plain_sizes)
     print(f"  {'rows':>8}  {'path':<52} {'seconds':>8} {'rows/s':>9}  peak memory")
     verdicts = []
     for n in sizes:
@@ -113,16 +113,18 @@ def child(args):
     return 0
 
 
-def setup_catalog():
+def setup_catalog(sizes, plain_sizes):
     from inventory.models import Location, Product, Variant
 
     product = Product.objects.create(name="Bench product")
     Variant.objects.bulk_create(
         (Variant(product=product, sku=f"SKU-{i:06d}") for i in range(VARIANTS)), batch_size=5000
     )
-    sizes = ("P10000-", "P100000-", "Q10000-", "Q100000-")
+    # Five fresh locations per file: the project's (P, and P10000- for the admin preview)
+    # and the plain resource's (Q).
+    prefixes = {f"P{n}-" for n in sizes} | {f"Q{n}-" for n in plain_sizes} | {"P10000-"}
     Location.objects.bulk_create(
-        Location(code=f"{prefix}{k}", name=f"{prefix}{k}") for prefix in sizes for k in range(5)
+        Location(code=f"{prefix}{k}", name=f"{prefix}{k}") for prefix in prefixes for k in range(5)
     )
 
 
