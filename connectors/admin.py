@@ -32,11 +32,12 @@ from inventory.models import Variant
 
 
 def _all_fields(attr):
-    """{name: Setting} over every platform's credential or setting fields."""
+    """{name: [(platform label, Setting)]} over every platform's credential or setting
+    fields: platforms share names (HighLevel's token and Webflow's token are one field)."""
     fields = {}
     for platform in CONNECTORS:
         for f in getattr(connector_class(platform), attr):
-            fields.setdefault(f.name, f)
+            fields.setdefault(f.name, []).append((Platform(platform).label, f))
     return fields
 
 
@@ -70,13 +71,17 @@ class ChannelForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["settings"].help_text = "A JSON object. " + _platform_help("setting_fields")
         stored = (self.instance.credentials or {}) if self.instance.pk else {}
-        for name, f in _all_fields("credential_fields").items():
+        for name, uses in _all_fields("credential_fields").items():
             state = "set: leave blank to keep" if stored.get(name) else "not set"
+            used_by = "; ".join(
+                f"{platform}: {f.label}{'' if f.required else ' (optional)'}"
+                for platform, f in uses
+            )
             self.fields[f"credential_{name}"] = forms.CharField(
-                label=f.label,
+                label=uses[0][1].label if len(uses) == 1 else name.replace("_", " ").capitalize(),
                 required=False,
                 widget=forms.PasswordInput(render_value=False),
-                help_text=f"Write-only ({state}).",
+                help_text=f"{used_by}. Write-only ({state}).",
             )
         self.fields["clear_credentials"] = forms.BooleanField(
             required=False, help_text="Forget the stored credentials before applying these."

@@ -77,6 +77,14 @@ def test_platform_settings_are_checked(manager):
     assert not Channel.objects.exists()
 
 
+def test_each_credential_field_says_which_platform_uses_it_and_as_what(manager):
+    page = manager.get(reverse("admin:connectors_channel_add")).content.decode()
+    # HighLevel's and Webflow's tokens share one field: its label names neither.
+    assert '<label for="id_credential_token">Token:</label>' in page
+    assert "HighLevel: Private Integration Token (optional); Webflow: Site API token." in page
+    assert "Elastic Path: Client secret" in page
+
+
 def test_test_connection_reports_success_and_failure(manager, channel):
     changelist = reverse("admin:connectors_channel_changelist")
     ok = manager.post(changelist, {"action": "test_connection", "_selected_action": [channel.pk]},
