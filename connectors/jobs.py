@@ -178,6 +178,37 @@ def _alive(connection, job_id):
         return False
 
 
+def request_reconcile(channel_id):
+    """Queue one channel's reconcile (at most one queued at a time); False if it could not be."""
+    queue = django_rq.get_queue(QUEUE)
+    job_id = f"reconcile-{channel_id}"
+    try:
+        if _alive(queue.connection, job_id):
+            return True
+        queue.enqueue(reconcile_one, channel_id, job_id=job_id, job_timeout=3600,
+                      result_ttl=86400, failure_ttl=86400)  # fmt: skip
+    except Exception as exc:
+        log.warning("could not queue the reconcile of channel %s: %s", channel_id, exc)
+        return False
+    return True
+
+
+def reconcile_one(channel_id):
+    """The job behind the admin's Reconcile: how many listings differ (drifts are recorded);
+    a failure is noted on the channel, for its health columns."""
+    from connectors.exceptions import ConnectorError
+    from connectors.reconcile import channel_reconcile
+
+    channel = Channel.objects.get(pk=channel_id)
+    try:
+        return len(channel_reconcile(channel))
+    except ConnectorError as exc:
+        Channel.objects.filter(pk=channel_id).update(
+            last_error_at=timezone.now(), last_error=f"reconcile: {exc.kind}: {exc}"[:2000]
+        )
+        raise
+
+
 def reconcile_all():
     """The scheduler's daily reconcile: report drift on every channel that can read levels."""
     from connectors.reconcile import channel_reconcile
