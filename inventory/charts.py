@@ -19,7 +19,10 @@ PALETTE = (
 DASHES = ("", "6 3", "2 3")
 
 _MINUTE, _HOUR, _DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
-_SUBDAY_STEPS = tuple(_MINUTE * m for m in (1, 5, 15, 30, 60, 180, 360, 720))
+_SUBDAY_STEPS = (
+    *(_MINUTE / 60 * s for s in (1, 5, 10, 15, 30)),  # a history of seconds (a fresh demo)
+    *(_MINUTE * m for m in (1, 5, 15, 30, 60, 180, 360, 720)),
+)
 _DAY_STEPS = (1, 2, 7, 14)
 _MONTH_STEPS = (1, 2, 3, 6, 12, 24, 60)
 _CHAR_WIDTH = 6.6  # an 11px sans-serif character, on average: enough to lay out the legend
@@ -198,9 +201,9 @@ def _time_ticks(start, end, most):
     span = end - start
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
     for step in _SUBDAY_STEPS:
-        if span / step <= most:
+        if span // step + 1 <= most:  # the ticks at both ends included
             first = midnight + step * math.ceil((start - midnight) / step)
-            return _every(first, end, step), _clock_label
+            return _every(first, end, step), _clock_label if step >= _MINUTE else _second_label
     for days in _DAY_STEPS:
         if span / (_DAY * days) <= most:
             first = midnight if midnight >= start else midnight + _DAY
@@ -233,6 +236,10 @@ def _every(first, end, step):
 
 def _clock_label(t):
     return _date_label(t) if (t.hour, t.minute) == (0, 0) else f"{t:%H:%M}"
+
+
+def _second_label(t):
+    return f"{t:%H:%M:%S}"
 
 
 def _date_label(t):

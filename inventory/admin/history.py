@@ -56,7 +56,7 @@ def _chart_start(history):
     if history.truncated or any(line.start is not None for line in history.lines):
         return history.since, None
     first = min(p.when for line in history.lines for p in line.points)
-    return first - max((history.until - first) / 50, timedelta(minutes=1)), first
+    return first - max((history.until - first) / 50, timedelta(seconds=1)), first
 
 
 def _series(line):

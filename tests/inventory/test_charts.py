@@ -194,6 +194,7 @@ def test_the_title_and_description_name_the_chart_for_screen_readers():
 @pytest.mark.parametrize(
     ("span", "label"),
     [
+        (timedelta(seconds=40), r"\d\d:\d\d:\d\d"),  # a fresh demo's seconds of history
         (timedelta(hours=6), r"\d\d:\d\d"),  # clock times
         (timedelta(days=30), r"[A-Z][a-z]{2} \d{1,2}"),  # dates: Mar 3
         (timedelta(days=700), r"[A-Z][a-z]{2}( \d{4})?"),  # months: Jan 2026, Mar
