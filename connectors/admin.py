@@ -449,7 +449,7 @@ class VariantWithListingsAdmin(VariantAdmin):
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         return format_html(
             '<table class="channel-quantities"><thead><tr><th>Channel</th><th>Should show</th>'
-            "<th>Channel</th><th>Status</th></tr></thead><tbody>{}</tbody></table>",
+            "<th>Channel confirmed</th><th>Status</th></tr></thead><tbody>{}</tbody></table>",
             body,
         )
 

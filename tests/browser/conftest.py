@@ -139,6 +139,21 @@ def login(page, make, roles):
     return login
 
 
+@pytest.fixture
+def sync_queue():
+    """An empty sync queue: nothing queued, scheduled or flagged by earlier tests."""
+    import django_rq
+
+    queue = django_rq.get_queue("sync")
+    redis = queue.connection
+    for key in redis.scan_iter("inventory:sync-queued:*"):
+        redis.delete(key)
+    queue.empty()
+    for job_id in queue.scheduled_job_registry.get_job_ids():
+        queue.scheduled_job_registry.remove(job_id, delete_job=True)
+    return queue
+
+
 @pytest.fixture(scope="session")
 def screenshot_dir():
     path = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "var" / "screenshots")

@@ -27,19 +27,6 @@ def highlevel_server():
         yield running
 
 
-@pytest.fixture
-def sync_queue():
-    """An empty sync queue: nothing queued, scheduled or flagged by earlier tests."""
-    queue = django_rq.get_queue("sync")
-    redis = queue.connection
-    for key in redis.scan_iter("inventory:sync-queued:*"):
-        redis.delete(key)
-    queue.empty()
-    for job_id in queue.scheduled_job_registry.get_job_ids():
-        queue.scheduled_job_registry.remove(job_id, delete_job=True)
-    return queue
-
-
 def drain(queue, timeout=20):
     """Run a real rq worker (burst, with its scheduler) until no listing is pending."""
     worker = django_rq.get_worker("sync", worker_class=SimpleWorker)
