@@ -377,10 +377,15 @@ class PushRecordAdmin(admin.ModelAdmin):
     )  # fmt: skip
     readonly_fields = fields
 
+    # What each channel was sent and answered is the record "why does it show 7?" rests on:
+    # nobody edits or deletes it, like the ledger.
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.display(description="request headers")

@@ -85,6 +85,23 @@ def test_each_credential_field_says_which_platform_uses_it_and_as_what(manager):
     assert "Elastic Path: Client secret" in page
 
 
+def test_nobody_edits_or_deletes_a_push_record(client, make, channel):
+    record = PushRecord.objects.create(channel=channel, purpose="write", method="POST",
+                                       url=channel.base_url, status=201)  # fmt: skip
+    make.user("root", superuser=True)
+    client.login(username="root", password="pw-for-tests-1")
+    page = client.get(reverse("admin:connectors_pushrecord_change", args=[record.pk]))
+    assert page.status_code == 200
+    assert "deletelink" not in page.content.decode()
+    delete = reverse("admin:connectors_pushrecord_delete", args=[record.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    # Nor through its channel: a channel with a history is paused, not deleted.
+    channel_delete = reverse("admin:connectors_channel_delete", args=[channel.pk])
+    assert "push record" in client.get(channel_delete).content.decode()
+    client.post(channel_delete, {"post": "yes"})
+    assert PushRecord.objects.filter(pk=record.pk).exists()
+
+
 def test_test_connection_reports_success_and_failure(manager, channel):
     changelist = reverse("admin:connectors_channel_changelist")
     ok = manager.post(changelist, {"action": "test_connection", "_selected_action": [channel.pk]},
