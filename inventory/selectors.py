@@ -6,7 +6,19 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value, Window
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce
 
 from inventory.models import Location, Movement, StockLevel, StockTransaction, Variant
@@ -219,6 +231,23 @@ def variants_to_reorder():
         .annotate(available_total=Coalesce(Sum("levels__available"), 0))
         .filter(available_total__lte=F("reorder_point"))
     )
+
+
+def variant_ids_out_of_stock(*, limit=5000):
+    """Ids of the variants whose available over every location is at or below 0 (a variant
+    without levels has 0), tracked or not: the caller filters; None when there are more than
+    `limit`. One pass over the levels grouped by variant and one anti-join: a filter on the
+    per-variant sums runs them for every variant, and twice (the page and its count)."""
+    summed = (
+        StockLevel.objects.order_by()
+        .values("variant_id")
+        .annotate(available_sum=Sum("available"))
+        .filter(available_sum__lte=0)
+        .values_list("variant_id", flat=True)
+    )
+    bare = Variant.objects.filter(~Exists(StockLevel.objects.filter(variant=OuterRef("pk"))))
+    ids = set(summed[: limit + 1]) | set(bare.values_list("pk", flat=True)[: limit + 1])
+    return None if len(ids) > limit else ids
 
 
 def variants_to_reorder_shortlist(*, limit=20):

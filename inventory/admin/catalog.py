@@ -58,13 +58,18 @@ class StockStatusFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         tracked = queryset.filter(tracked=True)
+        out = selectors.variant_ids_out_of_stock() if value in ("out", "in") else None
         if value == "out":
+            if out is not None:  # the usual case: a few out of stock, found in one pass
+                return tracked.filter(pk__in=out)
             return tracked.filter(available_total__lte=0)
         if value == "low":
             # One grouped join of the variants with a reorder point (as on the dashboard), not
             # the changelist's per-variant sums evaluated for each of them.
             return queryset.filter(pk__in=selectors.variants_to_reorder().values("pk"))
         if value == "in":
+            if out is not None:
+                return tracked.exclude(pk__in=out)
             return tracked.filter(available_total__gt=0)
         if value == "untracked":
             return queryset.filter(tracked=False)

@@ -368,3 +368,28 @@ def test_redis_being_down_never_turns_a_stock_change_into_an_error(clerk_client,
     )  # fmt: skip
     assert response.status_code == 302
     assert on_hand(tee, wh) == 11
+
+
+@pytest.mark.parametrize("limit", [5000, 1])  # a few out of stock; more than the id list holds
+def test_the_stock_status_filter_sums_every_location(superuser_client, make, monkeypatch, limit):
+    from inventory import selectors
+
+    found = selectors.variant_ids_out_of_stock
+    monkeypatch.setattr(selectors, "variant_ids_out_of_stock", lambda: found(limit=limit))
+    wh, popup = make.location("WH1"), make.location("POPUP", allow_negative=True)
+    make.stock(make.variant("IN"), wh, 5)
+    make.stock(make.variant("ZERO"), wh, 0)
+    make.variant("NO-LEVELS")
+    evens = make.variant("EVENS")  # 3 in the warehouse, -3 at the pop-up: 0 in all
+    make.stock(evens, wh, 3)
+    stock_apply(lines=[StockLine(action="decrement", quantity=3, variant_id=evens.pk,
+                                 location_id=popup.pk)], source=Source.ADMIN)  # fmt: skip
+    make.stock(make.variant("FREE", tracked=False), wh, 0)  # untracked: neither
+
+    def listed(status):
+        url = reverse("admin:inventory_variant_changelist") + f"?stock={status}"
+        page = superuser_client.get(url).content.decode()
+        return {sku for sku in ("IN", "ZERO", "NO-LEVELS", "EVENS", "FREE") if f">{sku}<" in page}
+
+    assert listed("out") == {"ZERO", "NO-LEVELS", "EVENS"}
+    assert listed("in") == {"IN"}
