@@ -166,17 +166,17 @@ class ChannelAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         rules = {"buffer", "percentage", "cap", "zero_out_threshold"} & set(form.changed_data)
-        credentials_fixed = obj.paused_reason.startswith("bad credentials") and any(
-            name.startswith("credential_") for name in form.changed_data
-        )
-        if credentials_fixed:
+        new_credentials = any(name.startswith("credential_") for name in form.changed_data)
+        # Another account or store, or other settings: what it showed before says nothing.
+        elsewhere = new_credentials or {"platform", "base_url", "settings"} & set(form.changed_data)
+        if obj.paused_reason.startswith("bad credentials") and new_credentials:
             channel_resume(obj)
             self.message_user(request, f"{obj.name}: new credentials; resumed.")
-        elif change and rules:
+        if change and (rules or elsewhere):
             channel_push_now(obj)
 
     @admin.action(
-        description="Push now (all listings; unchanged ones cost nothing)", permissions=["change"]
+        description="Push now (every listing, whatever the channel shows)", permissions=["change"]
     )
     def push_now(self, request, queryset):
         for channel in queryset:

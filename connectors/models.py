@@ -122,6 +122,20 @@ class Listing(models.Model):
     def __str__(self):
         return f"{self.variant_id} on {self.channel_id}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        listing = super().from_db(db, field_names, values)
+        # The ids it was loaded with: a save that changes them points it at another item,
+        # whose quantity nobody has confirmed (receivers.moved_listing).
+        listing._loaded_remote = (listing.__dict__.get("remote_id"),
+                                  listing.__dict__.get("remote_parent_id"))  # fmt: skip
+        return listing
+
+    @property
+    def remote_changed(self):
+        loaded = getattr(self, "_loaded_remote", None)
+        return loaded is not None and loaded != (self.remote_id, self.remote_parent_id)
+
 
 class PushRecord(models.Model):
     """One HTTP exchange with a channel, successes too; secrets redacted before storing."""

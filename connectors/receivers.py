@@ -7,7 +7,8 @@ import time
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models.signals import m2m_changed, post_save
+from django.db.models import F
+from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -43,10 +44,28 @@ def locations_changed(sender, instance, action, **kwargs):
     channel_push_now(instance, again_after=SOLD_TTL + 1)
 
 
+@receiver(pre_save, sender=Listing, dispatch_uid="connectors-moved-listing")
+def moved_listing(sender, instance, **kwargs):
+    """A listing given other remote ids (staff fixed them, a listing file moved them) points
+    at an item whose quantity nobody confirmed: push it, whatever it was confirmed at."""
+    if instance.pk and instance.remote_changed:
+        instance.confirmed_at = None
+        instance.pending_since = instance.pending_since or timezone.now()
+        instance.status = Listing.Status.PENDING
+        instance.change_seq = F("change_seq") + 1
+        instance.attempts, instance.next_attempt_at = 0, None
+        instance._moved = True
+
+
 @receiver(post_save, sender=Listing, dispatch_uid="connectors-new-listing")
 def first_push(sender, instance, created, **kwargs):
-    """A new listing starts pending (its default); once committed, ask for its push."""
-    if created:
+    """A new listing starts pending (its default); once committed, ask for its push. So does
+    one that moved to other remote ids."""
+    if created or getattr(instance, "_moved", False):
+        instance._moved = False
+        if not created:
+            instance.refresh_from_db(fields=["change_seq"])  # not the F() expression
+        instance._loaded_remote = (instance.remote_id, instance.remote_parent_id)
         request_on_commit({instance.channel_id})
 
 

@@ -55,11 +55,10 @@ def drift_push_ours(drift, user=None):
     from connectors.jobs import request_sync
 
     with transaction.atomic():
-        # What the channel was seen to hold: the push compares its target with this.
+        # Sent whatever the listing last confirmed: the channel was seen to hold another number.
         Listing.objects.filter(pk=drift.listing_id).update(
             status=Listing.Status.PENDING, pending_since=timezone.now(),
-            change_seq=F("change_seq") + 1, attempts=0, next_attempt_at=None,
-            confirmed_quantity=drift.channel_quantity, confirmed_at=drift.found_at,
+            change_seq=F("change_seq") + 1, attempts=0, next_attempt_at=None, confirmed_at=None,
         )  # fmt: skip
         _resolve(drift, Drift.Resolution.PUSHED, user)
         channel_id = drift.listing.channel_id

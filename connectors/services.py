@@ -115,18 +115,21 @@ def _update_health(channel, now, error):
 
 
 def listings_mark_pending(listings):
-    """Ask for a push of these listings (whatever the channel shows now); returns how many."""
+    """Ask for a push of these listings, whatever the channel shows now: what it last
+    confirmed is forgotten, so the push is sent even where the quantity did not move (a
+    sandbox or store that lost its state, new remote ids, new settings). Returns how many."""
     return Listing.objects.filter(pk__in=listings.values("pk")).update(
         pending_since=timezone.now(),
         change_seq=F("change_seq") + 1,
         status=Listing.Status.PENDING,
         attempts=0,
         next_attempt_at=None,
+        confirmed_at=None,
     )
 
 
 def channel_push_now(channel, again_after=None):
-    """Push every listing of the channel (convergent: unchanged ones cost nothing); with
+    """Push every listing of the channel, whatever it shows now; with
     `again_after` seconds, mark them all pending once more then (see receivers.SOLD_TTL)."""
     from connectors.jobs import request_refresh, request_sync
 

@@ -88,7 +88,7 @@ def burst_hold(channel_id, rate):
     quantity about to change again. Waiting for the burst to pass sends each listing once.
     The wait never exceeds BURST_HOLD from the oldest pending change, however long the burst.
     """
-    if conf("BURST_RATE") <= 0 or conf("BURST_HOLD") <= 0 or rate < conf("BURST_RATE"):
+    if conf("BURST_RATE") <= 0 or conf("BURST_HOLD") <= 0 or rate <= conf("BURST_RATE"):
         return 0
     now = timezone.now()
     oldest = (
@@ -162,12 +162,17 @@ def _process(channel, listings, report):
     targets = targets_for(channel, variants)
     ledger_entry = last_ledger_entry(channel, [v.pk for v in variants])
     todo, unchanged = [], []
+    shadow = channel.mode == Channel.Mode.SHADOW
     for listing in listings:
         quantity = targets[listing.variant_id].quantity
         # The channel already shows the target (the changes since its last push cancelled
-        # out, or pushed a listing whose target they did not move): nothing to send. What a
-        # channel shows is what it last confirmed; drift found by a reconcile updates that.
-        in_step = listing.confirmed_at is not None and listing.confirmed_quantity == quantity
+        # out): nothing to send. What it shows is what it last confirmed; a write that failed
+        # or whose answer was lost, and every push asked for by staff, forget that. A shadow
+        # channel compares every time: someone else writes to it.
+        in_step = (
+            not shadow and listing.confirmed_at is not None
+            and listing.confirmed_quantity == quantity
+        )  # fmt: skip
         (unchanged if in_step else todo).append(listing)
     with transaction.atomic():
         ids = [listing.pk for listing in unchanged]
@@ -181,9 +186,12 @@ def _process(channel, listings, report):
         return ""
     try:
         connector = channel_connector(channel)
-    except ConfigError as exc:  # the stored settings fail the platform's check
+    except ConfigError as exc:  # the stored settings or credentials fail the platform's check
         _release([listing.pk for listing in todo])
-        _pause(channel, f"channel refused: {exc}")
+        if shadow:  # only being tried: say so, keep it in shadow
+            _note(channel, exc)
+            return "shadow settings refused"
+        _pause(channel, f"bad credentials or settings: {exc}")
         return "paused"
     items = push_items(todo, targets)
     if channel.mode == Channel.Mode.SHADOW:
@@ -222,10 +230,11 @@ def _apply(outcomes, report):
                 confirmed_quantity=outcome.quantity, confirmed_at=now,
                 status=Listing.Status.OK, last_error="", attempts=0, next_attempt_at=None,
             )  # fmt: skip
-        for outcome in failed:
+        for outcome in failed:  # the channel may show anything now: never skip it as in step
             Listing.objects.filter(pk=outcome.key).update(
-                status=Listing.Status.FAILED, last_error=outcome.message[:2000]
+                status=Listing.Status.FAILED, last_error=outcome.message[:2000], confirmed_at=None
             )
+        Listing.objects.filter(pk__in=retry).update(confirmed_at=None)
         _clear_pending_if_unchanged([o.key for o in done + failed])
         _release([o.key for o in done + failed] + retry)
     report.pushed += len(done)
@@ -256,16 +265,18 @@ def _transient(channel, exc, keys, now, report):
     listings = list(Listing.objects.filter(pk__in=keys).values_list("pk", "attempts"))
     give_up = [pk for pk, attempts in listings if attempts + 1 >= conf("MAX_ATTEMPTS")]
     retry = [(pk, attempts + 1) for pk, attempts in listings if pk not in give_up]
+    # The write may have landed before the error (a timeout, a dropped answer): what the
+    # channel shows is unknown until a push is confirmed, so none of these is skipped later.
     for pk, attempts in retry:
         delay = _backoff(attempts)
         Listing.objects.filter(pk=pk).update(
             attempts=attempts, next_attempt_at=now + timedelta(seconds=delay),
-            last_error=f"attempt {attempts}: {exc}"[:2000],
+            last_error=f"attempt {attempts}: {exc}"[:2000], confirmed_at=None,
         )  # fmt: skip
     Listing.objects.filter(pk__in=give_up).update(
-        status=Listing.Status.FAILED,
+        status=Listing.Status.FAILED, confirmed_at=None,
         last_error=f"gave up after {conf('MAX_ATTEMPTS')} attempts: {exc}"[:2000],
-    )
+    )  # fmt: skip
     _clear_pending_if_unchanged(give_up)
     _release(keys)
     report.failed += len(give_up)
