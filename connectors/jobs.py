@@ -179,8 +179,9 @@ def _alive(connection, job_id):
 
 
 def request_reconcile(channel_id):
-    """Queue one channel's reconcile (at most one queued at a time); False if it could not be."""
-    queue = django_rq.get_queue(QUEUE)
+    """Queue one channel's reconcile (at most one queued at a time); False if it could not be.
+    On the default queue: reading a large channel takes long, and pushes must not wait."""
+    queue = django_rq.get_queue("default")
     job_id = f"reconcile-{channel_id}"
     try:
         if _alive(queue.connection, job_id):

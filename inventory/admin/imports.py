@@ -219,6 +219,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, job):
             raise PermissionDenied
         summary = job.summary or {}
+        has_file = _has_file(job)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -228,7 +229,8 @@ class ImportJobAdmin(admin.ModelAdmin):
             "problems": summary.get("problems", []),
             "more_problems": max(0, summary.get("errors", 0) - len(summary.get("problems", []))),
             "progress": jobs.job_progress(job),
-            "can_run": self.can_run(request, job),
+            "can_run": self.can_run(request, job) and has_file,
+            "file_dropped": not has_file,
             "can_reverse": request.user.has_perm("inventory.adjust_stock")
             and request.user.has_perm("inventory.move_stock"),
             "options": job.options,
@@ -253,6 +255,16 @@ class ImportJobAdmin(admin.ModelAdmin):
                 request, f"Nothing to do: this import is {job.get_status_display().lower()}.",
                 messages.WARNING,
             )  # fmt: skip
+        elif not _has_file(job):
+            self.message_user(request, DROPPED, messages.WARNING)
         else:
             _start(request, job, stage)
         return redirect("admin:inventory_importjob_change", pk)
+
+
+DROPPED = "This upload's file was dropped (uploads are kept IMPORT_KEEP_DAYS); upload it again."
+
+
+def _has_file(job):
+    """Whether the upload's file is still stored (purge_imports drops old ones)."""
+    return ImportJob.objects.filter(pk=job.pk).exclude(data=b"").exists()

@@ -87,7 +87,7 @@ def test_drift_resolutions_from_the_admin(client, make, shop):
     login(client, make, MANAGER)
     assert "reconcile queued" in act(client, "reconcile", channel).content.decode()
     assert not Drift.objects.exists()  # a worker reads the channel, not the web request
-    django_rq.get_worker("sync", worker_class=SimpleWorker).work(burst=True)
+    django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
     drift = Drift.objects.get()
     assert (drift.channel_quantity, drift.target) == (5, 8)
     changelist = reverse("admin:connectors_drift_changelist")

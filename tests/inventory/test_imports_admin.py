@@ -223,6 +223,11 @@ def test_old_uploads_lose_their_files_but_keep_their_results(client, make, shop)
     assert "Upload the file again" in waiting.error
     assert "Upload the file again" in job_page(client, waiting)
     assert confirm(client, waiting).status_code in (302, 403)
+    assert "Check the file again" not in job_page(client, waiting)  # there is no file
+    retry = reverse("admin:inventory_importjob_retry", args=[waiting.pk])
+    assert "upload it again" in client.post(retry, follow=True).content.decode()
+    waiting.refresh_from_db()
+    assert waiting.status == ImportJob.Status.FAILED
     assert on_hand("CAP", "STORE") == 2  # the expired check was never applied
     assert bytes(recent.data) != b""
     assert recent.status == ImportJob.Status.CHECKED

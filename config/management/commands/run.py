@@ -1,5 +1,6 @@
 """Run the whole app in one terminal: embedded Redis, web, worker and channel sandboxes."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -235,6 +236,14 @@ class Command(BaseCommand):
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.stderr.write(f"{name} did not stop in time; killing it")
-                proc.kill()
-                proc.wait()
+                # A second SIGTERM is rq's cold shutdown: the worker kills the job's
+                # work-horse (a process group of its own) before it exits.
+                self.stderr.write(f"{name} did not stop in time; stopping it now")
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.stderr.write(f"{name} still running; killing it")
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)  # and whatever else is in its group
+                    proc.wait()
