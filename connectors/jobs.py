@@ -130,7 +130,7 @@ def run_sync(channel_id):
 
 
 def request_refresh(channel_id, delay):
-    """In `delay` seconds, mark all the channel's listings pending and push them."""
+    """In `delay` seconds, mark all the channel's listings pending again (see refresh_channel)."""
     try:
         django_rq.get_queue(QUEUE).enqueue_in(
             timedelta(seconds=delay), refresh_channel, channel_id, result_ttl=600
@@ -140,11 +140,13 @@ def request_refresh(channel_id, delay):
 
 
 def refresh_channel(channel_id):
+    """Every listing's target again, once all processes see the channel's new locations;
+    those already confirmed at it cost nothing."""
     from connectors.services import listings_mark_pending
 
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is not None:
-        listings_mark_pending(channel.listings.all())
+        listings_mark_pending(channel.listings.all(), forget=False)
         request_sync([channel_id])
 
 

@@ -114,17 +114,19 @@ def _update_health(channel, now, error):
 # --------------------------------------------------------------------------- channel actions
 
 
-def listings_mark_pending(listings):
-    """Ask for a push of these listings, whatever the channel shows now: what it last
-    confirmed is forgotten, so the push is sent even where the quantity did not move (a
-    sandbox or store that lost its state, new remote ids, new settings). Returns how many."""
+def listings_mark_pending(listings, *, forget=True):
+    """Ask for a push of these listings; returns how many. With `forget`, whatever the
+    channel shows now: what it last confirmed is forgotten, so the push is sent even where
+    the quantity did not move (a store that lost its levels, new remote ids, new settings).
+    Without, listings whose channel confirmed their quantity are left out."""
+    forgotten = {"confirmed_at": None} if forget else {}
     return Listing.objects.filter(pk__in=listings.values("pk")).update(
         pending_since=timezone.now(),
         change_seq=F("change_seq") + 1,
         status=Listing.Status.PENDING,
         attempts=0,
         next_attempt_at=None,
-        confirmed_at=None,
+        **forgotten,
     )
 
 

@@ -445,3 +445,8 @@ def test_changing_what_a_channel_sells_pushes_its_new_targets(shop):
     drain()
     assert shows(channels, "highlevel") == [4, 0, 0]
     assert shows(channels, "webflow") == [14, 11, 12]
+    # The second pass, once every process sees the new locations, finds them all in step.
+    writes = PushRecord.objects.filter(channel=channel, purpose="write").count()
+    jobs.refresh_channel(channel.pk)
+    drain()
+    assert PushRecord.objects.filter(channel=channel, purpose="write").count() == writes
