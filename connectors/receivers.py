@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from connectors.models import Channel, Listing
-from inventory.signals import stock_changed
+from inventory.signals import selling_rules_changed, stock_changed
 
 CHUNK = 5000  # variant ids per statement
 # Locations some channel sells, cached per process: a stock change elsewhere (a supplier, a
@@ -91,6 +91,18 @@ def mark_pending(sender, movement, variant_ids, location_ids, **kwargs):
             channel_ids.update(row[0] for row in cursor.fetchall())
     if channel_ids:
         request_on_commit(channel_ids)
+
+
+@receiver(selling_rules_changed, dispatch_uid="connectors-selling-rules")
+def rules_changed(sender, variant_ids, **kwargs):
+    """A variant now tracked or not, sold when out of stock or not: every channel listing it
+    is sent it again, though its quantity may not have moved (HighLevel's
+    allowOutOfStockPurchases, Webflow's infinite inventory)."""
+    from connectors.services import listings_mark_pending
+
+    listings = Listing.objects.filter(variant_id__in=variant_ids)
+    if listings_mark_pending(listings):
+        request_on_commit(set(listings.values_list("channel_id", flat=True).distinct()))
 
 
 @functools.cache

@@ -8,3 +8,10 @@ from django.dispatch import Signal
 # A receiver may write its own rows in the same transaction; anything else (I/O,
 # queueing) belongs in transaction.on_commit(..., robust=True).
 stock_changed = Signal()
+
+# Sent inside the transaction when variants stop or start being tracked, or being sold when
+# out of stock (the admin's variant form, a catalog file): what channels show of them changes
+# though no stock moved. kwargs: variant_ids (frozenset).
+selling_rules_changed = Signal()
+
+SELLING_RULES = ("tracked", "allow_backorder")

@@ -19,6 +19,7 @@ from inventory.imports.catalog import CatalogExportResource, CatalogResource
 from inventory.imports.locations import LocationResource
 from inventory.models import Location, Product, Source, Variant
 from inventory.services import stock_apply
+from inventory.signals import SELLING_RULES, selling_rules_changed
 
 
 class VariantInline(admin.TabularInline):
@@ -105,6 +106,11 @@ class VariantAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.variants_with_totals(super().get_queryset(request))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and set(SELLING_RULES) & set(form.changed_data):
+            selling_rules_changed.send(sender=Variant, variant_ids=frozenset([obj.pk]))
 
     @admin.display(description="name", ordering="name")
     def variant_name(self, obj):

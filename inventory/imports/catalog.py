@@ -19,6 +19,7 @@ from inventory.imports.base import Column, Problem, SheetResource
 from inventory.imports.cells import CellError, boolean, is_blank, text, whole_number
 from inventory.models import Product, Variant
 from inventory.selectors import variants_by_sku
+from inventory.signals import SELLING_RULES, selling_rules_changed
 
 NEW, UPDATE = RowResult.IMPORT_TYPE_NEW, RowResult.IMPORT_TYPE_UPDATE
 OPTION_PREFIX = "option:"
@@ -83,6 +84,12 @@ class CatalogResource(SheetResource):
                     changed, batch_size=2000, update_conflicts=True, unique_fields=["sku"],
                     update_fields=[*WRITTEN, "updated_at"],
                 )  # fmt: skip
+                ruled = frozenset(
+                    existing[v.sku][0] for v in changed
+                    if v.sku in existing and _rules_changed(existing[v.sku], v)
+                )  # fmt: skip
+                if ruled:
+                    selling_rules_changed.send(sender=Variant, variant_ids=ruled)
         progress("writing", len(rows), len(rows))
         if created_products:
             result.notes.append(f"{created_products} new products")
@@ -230,6 +237,11 @@ def _current_values(current):
         "tracked": bool(tracked), "allow_backorder": bool(backorder),
         "reorder_point": reorder_point,
     }  # fmt: skip
+
+
+def _rules_changed(current, variant):
+    before = _current_values(current)
+    return any(before[f] != getattr(variant, f) for f in SELLING_RULES)
 
 
 def _what_changed(current, values):

@@ -242,6 +242,28 @@ def test_a_listing_given_other_remote_ids_is_pushed_to_its_new_item(shop):
     assert shows(channels, "highlevel")[2] == 10  # the first variant's quantity
 
 
+def test_a_variant_no_longer_tracked_is_sent_again_to_every_channel(shop):
+    from inventory.imports.catalog import CatalogResource
+    from inventory.imports.files import read_table
+    from tests.inventory.sheets import csv_bytes
+
+    _, _, variants, channels = shop
+    drain()
+    writes = {name: PushRecord.objects.filter(channel__name=name, purpose="write").count()
+              for name in channels}  # fmt: skip
+    tee = variants[0]
+    sheet = csv_bytes(["product", "sku", "name", "tracked"],
+                      [tee.product.name, tee.sku, tee.name, "no"])  # fmt: skip
+    result = CatalogResource().import_data(read_table(sheet), file_name="catalog.csv")
+    assert not result.refused
+    drain()
+    for name in channels:  # no stock moved, yet each channel hears of it
+        sent = PushRecord.objects.filter(channel__name=name, purpose="write").count()
+        assert sent > writes[name], name
+    listing = Listing.objects.get(channel__name="webflow", variant=tee)
+    assert listing.confirmed_quantity is None  # Webflow's infinite inventory
+
+
 def test_with_redis_down_changes_commit_and_converge_once_it_is_back(shop, settings):
     wh, _, variants, channels = shop
     drain()
