@@ -6,7 +6,7 @@ from django.urls import reverse
 from rq import SimpleWorker
 
 from connectors import sync
-from connectors.models import Channel, Drift, Listing
+from connectors.models import Channel, Drift, Listing, PushRecord
 from inventory.roles import CLERK, MANAGER, sync_roles
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +77,45 @@ def test_the_variant_page_explains_each_channel_quantity(client, make, shop):
     assert "available 10 at WH1 = 10 - buffer 2 = 8" in html
     assert "last confirmed 8 at" in html
     assert "push #" in html
+
+
+def _form_data(response):
+    """The change form's fields as the browser would post them, inlines included."""
+    data = {}
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        forms += list(formset.forms)
+        management = formset.management_form
+        data.update({management.add_prefix(k): v for k, v in management.initial.items()})
+    for form in forms:
+        for name, field in form.fields.items():
+            value = form.initial.get(name, field.initial)
+            if value is None:
+                continue
+            if isinstance(value, dict | list) and not isinstance(value, str):
+                value = field.prepare_value(value)
+            if value is False:
+                continue
+            data[form.add_prefix(name)] = value
+    return data
+
+
+def test_making_a_variant_untracked_in_its_form_sends_it_again(client, make, shop):
+    channel, listing, _ = shop
+    sync.sync_channel_run(channel.pk, "test")
+    assert Listing.objects.get(pk=listing.pk).pending_since is None
+    login(client, make, MANAGER)
+    url = reverse("admin:inventory_variant_change", args=[listing.variant_id])
+    data = _form_data(client.get(url))
+    del data["tracked"]  # the box unticked
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Listing.objects.get(pk=listing.pk).pending_since is not None
+    writes = PushRecord.objects.filter(channel=channel, purpose="write").count()
+    sync.sync_channel_run(channel.pk, "test")
+    assert PushRecord.objects.filter(channel=channel, purpose="write").count() == writes + 1
+    assert Listing.objects.get(pk=listing.pk).confirmed_at is not None  # sent again
 
 
 @pytest.mark.django_db(transaction=True)  # the reconcile is queued once the request commits
