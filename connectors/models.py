@@ -127,8 +127,9 @@ class Listing(models.Model):
         listing = super().from_db(db, field_names, values)
         # The ids it was loaded with: a save that changes them points it at another item,
         # whose quantity nobody has confirmed (receivers.moved_listing).
-        listing._loaded_remote = (listing.__dict__.get("remote_id"),
-                                  listing.__dict__.get("remote_parent_id"))  # fmt: skip
+        loaded = listing.__dict__
+        if "remote_id" in loaded and "remote_parent_id" in loaded:  # not deferred
+            listing._loaded_remote = (loaded["remote_id"], loaded["remote_parent_id"])
         return listing
 
     @property
