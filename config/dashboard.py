@@ -43,8 +43,10 @@ def dashboard_context(request, site):
     if may_view(StockLevel):
         locations = selectors.stock_by_location()
         context["locations"] = locations
+        # Quantities add up across locations; SKU counts would count a variant per location.
         context["location_totals"] = {
-            key: sum(totals[key] for _, totals in locations) for key in selectors.LOCATION_TOTALS
+            key: sum(totals[key] for _, totals in locations)
+            for key in ("on_hand_total", "allocated_total", "available_total")
         }
     if may_view(Variant):
         context["reorder"], context["reorder_count"] = selectors.variants_to_reorder_shortlist(

@@ -148,9 +148,12 @@ def _release(ids, **changes):
     Listing.objects.filter(pk__in=ids).update(claimed_by="", claimed_at=None, **changes)
 
 
-def _clear_pending_if_unchanged(ids):
-    """Done with these: no longer pending, unless a stock change arrived since the claim."""
-    Listing.objects.filter(pk__in=ids, change_seq=F("claimed_seq")).update(pending_since=None)
+def _clear_pending_if_unchanged(ids, **changes):
+    """Done with these: no longer pending (and `changes`), unless a stock change arrived since
+    the claim."""
+    Listing.objects.filter(pk__in=ids, change_seq=F("claimed_seq")).update(
+        pending_since=None, **changes
+    )
 
 
 # --------------------------------------------------------------------------- one claim
@@ -176,10 +179,9 @@ def _process(channel, listings, report):
         (unchanged if in_step else todo).append(listing)
     with transaction.atomic():
         ids = [listing.pk for listing in unchanged]
-        Listing.objects.filter(pk__in=ids, change_seq=F("claimed_seq")).update(
-            status=Listing.Status.OK, last_error="", attempts=0, next_attempt_at=None
+        _clear_pending_if_unchanged(
+            ids, status=Listing.Status.OK, last_error="", attempts=0, next_attempt_at=None
         )
-        _clear_pending_if_unchanged(ids)
         _release(ids)
     report.unchanged += len(unchanged)
     if not todo:

@@ -108,9 +108,14 @@ class _Box:
         return round(self.top + (self.hi - value) / (self.hi - self.lo) * self.height, 1)
 
 
-def _line(box, series, index, value_label, tz):
-    colour = PALETTE[index % len(PALETTE)]
+def _stroke(index):
+    """The nth line's colour, and its dash attribute once the palette has gone round."""
     dash = DASHES[index // len(PALETTE) % len(DASHES)]
+    return PALETTE[index % len(PALETTE)], f' stroke-dasharray="{dash}"' if dash else ""
+
+
+def _line(box, series, index, value_label, tz):
+    colour, dash_attr = _stroke(index)
     points = series.points
     if series.start is not None:
         d = [f"M{box.left},{box.y(series.start)}"]
@@ -132,7 +137,6 @@ def _line(box, series, index, value_label, tz):
             f'<circle cx="{x}" cy="{box.y(p.value)}" r="3"><title>{escape(tip)}</title></circle>'
         )
     d.append(f"H{box.right}")
-    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
     return (
         f'<g class="series" fill="{colour}"><title>{escape(series.name)}</title>'
         f'<path d="{"".join(d)}" fill="none" stroke="{colour}" stroke-width="2"'
@@ -148,9 +152,7 @@ def _legend(series, width, value_label):
         entry_width = 22 + len(text) * _CHAR_WIDTH + 18
         if x and x + entry_width > width - 8:
             x, row = 0.0, row + 1
-        colour = PALETTE[i % len(PALETTE)]
-        dash = DASHES[i // len(PALETTE) % len(DASHES)]
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        colour, dash_attr = _stroke(i)
         y = 10 + row * 18
         left = round(x + 8, 1)
         entries.append(
