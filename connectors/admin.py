@@ -63,9 +63,17 @@ class ChannelForm(forms.ModelForm):
     class Meta:
         model = Channel
         fields = (
-            "name", "platform", "base_url", "mode", "settings", "locations", "buffer",
-            "percentage", "cap", "zero_out_threshold",
-        )  # fmt: skip
+            "name",
+            "platform",
+            "base_url",
+            "mode",
+            "settings",
+            "locations",
+            "buffer",
+            "percentage",
+            "cap",
+            "zero_out_threshold",
+        )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -125,15 +133,26 @@ class ChannelForm(forms.ModelForm):
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelForm
     list_display = (
-        "name", "platform", "mode", "listing_count", "pending_count", "failed_count",
-        "last_success_at", "error_short", "circuit",
-    )  # fmt: skip
+        "name",
+        "platform",
+        "mode",
+        "listing_count",
+        "pending_count",
+        "failed_count",
+        "last_success_at",
+        "error_short",
+        "circuit",
+    )
     list_filter = ("platform", "mode")
     search_fields = ("name",)
     filter_horizontal = ("locations",)
     readonly_fields = (
-        "last_success_at", "last_error_at", "last_error", "paused_reason", "circuit",
-    )  # fmt: skip
+        "last_success_at",
+        "last_error_at",
+        "last_error",
+        "paused_reason",
+        "circuit",
+    )
     actions = ["push_now", "retry_failed", "pause", "resume", "reconcile", "test_connection"]
 
     def get_queryset(self, request):
@@ -228,11 +247,15 @@ class ChannelAdmin(admin.ModelAdmin):
         return (
             (None, {"fields": ("name", "platform", "base_url", "mode", "settings")}),
             *credentials,
-            ("What it sells", {"fields": ("locations", "buffer", "percentage", "cap",
-                                          "zero_out_threshold")}),
-            ("Health", {"fields": ("last_success_at", "last_error_at", "last_error",
-                                   "paused_reason")}),
-        )  # fmt: skip
+            (
+                "What it sells",
+                {"fields": ("locations", "buffer", "percentage", "cap", "zero_out_threshold")},
+            ),
+            (
+                "Health",
+                {"fields": ("last_success_at", "last_error_at", "last_error", "paused_reason")},
+            ),
+        )
 
     @admin.action(
         description="Test connection (authenticate and read one level)", permissions=["change"]
@@ -250,9 +273,14 @@ class ChannelAdmin(admin.ModelAdmin):
 @admin.register(Drift)
 class DriftAdmin(admin.ModelAdmin):
     list_display = (
-        "listing_sku", "channel", "channel_quantity", "target", "found_at", "resolution",
+        "listing_sku",
+        "channel",
+        "channel_quantity",
+        "target",
+        "found_at",
+        "resolution",
         "resolved_by",
-    )  # fmt: skip
+    )
     list_select_related = ("listing__variant", "listing__channel", "resolved_by")
     list_filter = ("resolution", "listing__channel")
     search_fields = ("listing__variant__sku",)
@@ -284,8 +312,10 @@ class DriftAdmin(admin.ModelAdmin):
     def push_ours(self, request, queryset):
         self._resolve(request, queryset, drift_push_ours, "pushed")
 
-    @admin.action(description="Accept the channel's quantity (a count, source channel)",
-                  permissions=["change"])  # fmt: skip
+    @admin.action(
+        description="Accept the channel's quantity (a count, source channel)",
+        permissions=["change"],
+    )
     def accept_channels(self, request, queryset):
         if not request.user.has_perm("inventory.adjust_stock"):
             raise PermissionDenied
@@ -301,9 +331,14 @@ class ListingAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
     sheet_import_resource = ListingResource
     import_permissions = ("connectors.add_listing", "connectors.change_listing")
     list_display = (
-        "variant", "channel", "remote_parent_id", "remote_id", "confirmed_quantity",
-        "confirmed_at", "status",
-    )  # fmt: skip
+        "variant",
+        "channel",
+        "remote_parent_id",
+        "remote_id",
+        "confirmed_quantity",
+        "confirmed_at",
+        "status",
+    )
     list_select_related = ("variant", "channel")
     list_filter = ("channel", "status")
     search_fields = ("variant__sku", "variant__barcode", "remote_id", "remote_parent_id")
@@ -323,8 +358,12 @@ class PurposeFilter(admin.SimpleListFilter):
     MAIN = ("write", "read", "auth")
 
     def lookups(self, request, model_admin):
-        return [("write", "Write"), ("read", "Read"), ("auth", "Authenticate"),
-                ("setup", "Setup calls")]  # fmt: skip
+        return [
+            ("write", "Write"),
+            ("read", "Read"),
+            ("auth", "Authenticate"),
+            ("setup", "Setup calls"),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "setup":
@@ -339,8 +378,12 @@ class HTTPStatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return [("2xx", "2xx success"), ("4xx", "4xx refused"), ("5xx", "5xx server error"),
-                ("none", "No answer")]  # fmt: skip
+        return [
+            ("2xx", "2xx success"),
+            ("4xx", "4xx refused"),
+            ("5xx", "5xx server error"),
+            ("none", "No answer"),
+        ]
 
     def queryset(self, request, queryset):
         value = self.value() or ""
@@ -361,9 +404,17 @@ def _pretty(text):
 @admin.register(PushRecord)
 class PushRecordAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "created_at", "channel", "purpose", "method", "status", "outcome", "duration_ms",
-        "attempt", "ledger_entry_id",
-    )  # fmt: skip
+        "id",
+        "created_at",
+        "channel",
+        "purpose",
+        "method",
+        "status",
+        "outcome",
+        "duration_ms",
+        "attempt",
+        "ledger_entry_id",
+    )
     list_select_related = ("channel",)
     # No date hierarchy and no filter listing the values found: each of them read every
     # record (0.1-0.2 s each at 250,000 records), and the records only ever grow.
@@ -371,10 +422,22 @@ class PushRecordAdmin(admin.ModelAdmin):
     search_fields = ("=id", "url", "listings__variant__sku")
     show_full_result_count = False
     fields = (
-        "channel", "created_at", "purpose", "method", "url", "status", "outcome", "error",
-        "duration_ms", "attempt", "ledger_entry_id", "request_headers_pretty",
-        "request_body_pretty", "response_body_pretty", "items_pretty",
-    )  # fmt: skip
+        "channel",
+        "created_at",
+        "purpose",
+        "method",
+        "url",
+        "status",
+        "outcome",
+        "error",
+        "duration_ms",
+        "attempt",
+        "ledger_entry_id",
+        "request_headers_pretty",
+        "request_body_pretty",
+        "response_body_pretty",
+        "items_pretty",
+    )
     readonly_fields = fields
 
     # What each channel was sent and answered is the record "why does it show 7?" rests on:
@@ -407,8 +470,15 @@ class PushRecordAdmin(admin.ModelAdmin):
 
 class ListingInline(admin.TabularInline):
     model = Listing
-    fields = ("channel", "remote_parent_id", "remote_id", "confirmed_quantity", "confirmed_at",
-              "status", "last_error")  # fmt: skip
+    fields = (
+        "channel",
+        "remote_parent_id",
+        "remote_id",
+        "confirmed_quantity",
+        "confirmed_at",
+        "status",
+        "last_error",
+    )
     readonly_fields = ("confirmed_quantity", "confirmed_at", "status", "last_error")
     extra = 0
     show_change_link = True

@@ -17,10 +17,11 @@ DEMO = {
     "webflow": ({"token": "wf-sandbox-site-token"}, {}),
     "unicommerce": ({"username": "uniware", "password": "uniware-sandbox-password"}, {}),
     "elasticpath": (
-        {"client_id": "ep-sandbox-client-id", "client_secret": "ep-sandbox-client-secret"}, {},
+        {"client_id": "ep-sandbox-client-id", "client_secret": "ep-sandbox-client-secret"},
+        {},
     ),
     "zettle": ({"client_id": "zettle-sandbox-client-id", "api_key": "zettle-sandbox-api-key"}, {}),
-}  # fmt: skip
+}
 
 
 def remote_ids(platform, variant):
@@ -45,18 +46,23 @@ def demo_channels():
     for platform, (credentials, settings) in DEMO.items():
         channel, created = Channel.objects.get_or_create(
             name=f"Demo {platform}",
-            defaults={"platform": platform, "credentials": credentials, "settings": settings,
-                      "base_url": f"http://127.0.0.1:{PLATFORMS[platform].port}",
-                      "buffer": 1 if platform == "webflow" else 0},
-        )  # fmt: skip
+            defaults={
+                "platform": platform,
+                "credentials": credentials,
+                "settings": settings,
+                "base_url": f"http://127.0.0.1:{PLATFORMS[platform].port}",
+                "buffer": 1 if platform == "webflow" else 0,
+            },
+        )
         if created:
             channel.locations.set(locations)
         for variant in variants:
             parent, remote = remote_ids(platform, variant)
             Listing.objects.get_or_create(
-                channel=channel, variant=variant,
+                channel=channel,
+                variant=variant,
                 defaults={"remote_id": remote, "remote_parent_id": parent},
-            )  # fmt: skip
+            )
 
 
 def seed_sandboxes(timeout=30):
@@ -78,11 +84,15 @@ def _seed_item(platform, listing):
     return {
         "highlevel": {"priceId": remote, "availableQuantity": 0, "sku": listing.variant.sku},
         "webflow": {"collectionId": parent, "skuId": remote, "quantity": 0},
-        "unicommerce": {"productId": parent, "variantId": remote, "inventory": 0,
-                        "sku": listing.variant.sku},
+        "unicommerce": {
+            "productId": parent,
+            "variantId": remote,
+            "inventory": 0,
+            "sku": listing.variant.sku,
+        },
         "elasticpath": {"id": remote, "available": 0},
         "zettle": {"productUuid": parent, "variants": {remote: 0}},
-    }[platform]  # fmt: skip
+    }[platform]
 
 
 def _group_zettle(items):

@@ -18,9 +18,18 @@ TIMEOUT = (3.05, 20)  # connect, read (seconds)
 REDACTED = "[redacted]"
 SECRET_HEADERS = {"authorization", "apikey", "x-api-key", "cookie"}
 SECRET_FIELDS = {
-    "password", "client_secret", "assertion", "refresh_token", "access_token", "accesstoken",
-    "token", "code", "apikey", "api_key", "secret",
-}  # fmt: skip
+    "password",
+    "client_secret",
+    "assertion",
+    "refresh_token",
+    "access_token",
+    "accesstoken",
+    "token",
+    "code",
+    "apikey",
+    "api_key",
+    "secret",
+}
 MAX_BODY = 20_000
 
 _local = threading.local()
@@ -139,10 +148,15 @@ def send(method, url, *, purpose, redactor, exchanges, keys=(), timeout=TIMEOUT,
         method=method,
         url=redactor.url(url if not kwargs.get("params") else _with_params(url, kwargs["params"])),
         request_headers=redactor.headers(kwargs.get("headers") or {}),
-        request_body=redactor.body(kwargs.get("data") if "data" in kwargs else
-                                   json.dumps(kwargs["json"]) if "json" in kwargs else None),
+        request_body=redactor.body(
+            kwargs.get("data")
+            if "data" in kwargs
+            else json.dumps(kwargs["json"])
+            if "json" in kwargs
+            else None
+        ),
         keys=tuple(keys),
-    )  # fmt: skip
+    )
     exchanges.append(record)
     started = time.perf_counter()
     try:

@@ -188,8 +188,14 @@ def request_reconcile(channel_id):
     try:
         if _alive(queue.connection, job_id):
             return True
-        queue.enqueue(reconcile_one, channel_id, job_id=job_id, job_timeout=3600,
-                      result_ttl=86400, failure_ttl=86400)  # fmt: skip
+        queue.enqueue(
+            reconcile_one,
+            channel_id,
+            job_id=job_id,
+            job_timeout=3600,
+            result_ttl=86400,
+            failure_ttl=86400,
+        )
     except Exception as exc:
         log.warning("could not queue the reconcile of channel %s: %s", channel_id, exc)
         return False

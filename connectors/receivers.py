@@ -86,8 +86,9 @@ def mark_pending(sender, movement, variant_ids, location_ids, **kwargs):
     with conn.cursor() as cursor:
         for start in range(0, len(variants), CHUNK):
             chunk = variants[start : start + CHUNK]
-            cursor.execute(_mark_sql(conn.vendor, len(chunk), len(locations)),
-                           [now, *chunk, *locations])  # fmt: skip
+            cursor.execute(
+                _mark_sql(conn.vendor, len(chunk), len(locations)), [now, *chunk, *locations]
+            )
             channel_ids.update(row[0] for row in cursor.fetchall())
     if channel_ids:
         request_on_commit(channel_ids)

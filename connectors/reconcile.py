@@ -57,9 +57,13 @@ def drift_push_ours(drift, user=None):
     with transaction.atomic():
         # Sent whatever the listing last confirmed: the channel was seen to hold another number.
         Listing.objects.filter(pk=drift.listing_id).update(
-            status=Listing.Status.PENDING, pending_since=timezone.now(),
-            change_seq=F("change_seq") + 1, attempts=0, next_attempt_at=None, confirmed_at=None,
-        )  # fmt: skip
+            status=Listing.Status.PENDING,
+            pending_since=timezone.now(),
+            change_seq=F("change_seq") + 1,
+            attempts=0,
+            next_attempt_at=None,
+            confirmed_at=None,
+        )
         _resolve(drift, Drift.Resolution.PUSHED, user)
         channel_id = drift.listing.channel_id
         transaction.on_commit(lambda: request_sync([channel_id]), robust=True)

@@ -173,9 +173,10 @@ def _process(channel, listings, report):
         # or whose answer was lost, and every push asked for by staff, forget that. A shadow
         # channel compares every time: someone else writes to it.
         in_step = (
-            not shadow and listing.confirmed_at is not None
+            not shadow
+            and listing.confirmed_at is not None
             and listing.confirmed_quantity == quantity
-        )  # fmt: skip
+        )
         (unchanged if in_step else todo).append(listing)
     with transaction.atomic():
         ids = [listing.pk for listing in unchanged]
@@ -229,9 +230,13 @@ def _apply(outcomes, report):
     with transaction.atomic():
         for outcome in done:
             Listing.objects.filter(pk=outcome.key).update(
-                confirmed_quantity=outcome.quantity, confirmed_at=now,
-                status=Listing.Status.OK, last_error="", attempts=0, next_attempt_at=None,
-            )  # fmt: skip
+                confirmed_quantity=outcome.quantity,
+                confirmed_at=now,
+                status=Listing.Status.OK,
+                last_error="",
+                attempts=0,
+                next_attempt_at=None,
+            )
         for outcome in failed:  # the channel may show anything now: never skip it as in step
             Listing.objects.filter(pk=outcome.key).update(
                 status=Listing.Status.FAILED, last_error=outcome.message[:2000], confirmed_at=None
@@ -272,13 +277,16 @@ def _transient(channel, exc, keys, now, report):
     for pk, attempts in retry:
         delay = _backoff(attempts)
         Listing.objects.filter(pk=pk).update(
-            attempts=attempts, next_attempt_at=now + timedelta(seconds=delay),
-            last_error=f"attempt {attempts}: {exc}"[:2000], confirmed_at=None,
-        )  # fmt: skip
+            attempts=attempts,
+            next_attempt_at=now + timedelta(seconds=delay),
+            last_error=f"attempt {attempts}: {exc}"[:2000],
+            confirmed_at=None,
+        )
     Listing.objects.filter(pk__in=give_up).update(
-        status=Listing.Status.FAILED, confirmed_at=None,
+        status=Listing.Status.FAILED,
+        confirmed_at=None,
         last_error=f"gave up after {conf('MAX_ATTEMPTS')} attempts: {exc}"[:2000],
-    )  # fmt: skip
+    )
     _clear_pending_if_unchanged(give_up)
     _release(keys)
     report.failed += len(give_up)
@@ -332,9 +340,11 @@ def _note(channel, exc):
 
 def _pause(channel, reason):
     Channel.objects.filter(pk=channel.pk).update(
-        mode=Channel.Mode.PAUSED, paused_reason=reason[:255],
-        last_error_at=timezone.now(), last_error=reason[:2000],
-    )  # fmt: skip
+        mode=Channel.Mode.PAUSED,
+        paused_reason=reason[:255],
+        last_error_at=timezone.now(),
+        last_error=reason[:2000],
+    )
 
 
 def _record_paused(channel):
@@ -352,10 +362,14 @@ def _record_paused(channel):
         for lst in listings
     ]
     PushRecord.objects.create(
-        channel=channel, purpose="write", method="-", url="(paused: not sent)",
-        outcome=PushRecord.Outcome.RECORDED, items=items,
+        channel=channel,
+        purpose="write",
+        method="-",
+        url="(paused: not sent)",
+        outcome=PushRecord.Outcome.RECORDED,
+        items=items,
         error=f"paused: {channel.paused_reason or 'by staff'}",
-    )  # fmt: skip
+    )
 
 
 def _shadow(channel, connector, listings, items):
@@ -372,18 +386,28 @@ def _shadow(channel, connector, listings, items):
         return "shadow read failed"
     store_exchanges(channel, connector.exchanges, by_key, None)
     compared = [
-        {"key": i.key, "sku": i.sku, "quantity": i.quantity, "channel_shows": shows.get(i.key),
-         "matches": shows.get(i.key) == i.quantity}
+        {
+            "key": i.key,
+            "sku": i.sku,
+            "quantity": i.quantity,
+            "channel_shows": shows.get(i.key),
+            "matches": shows.get(i.key) == i.quantity,
+        }
         for i in items
-    ]  # fmt: skip
+    ]
     PushRecord.objects.create(
-        channel=channel, purpose="write", method="-", url="(shadow: compared, not sent)",
-        outcome=PushRecord.Outcome.RECORDED, items=compared,
-    )  # fmt: skip
+        channel=channel,
+        purpose="write",
+        method="-",
+        url="(shadow: compared, not sent)",
+        outcome=PushRecord.Outcome.RECORDED,
+        items=compared,
+    )
     with transaction.atomic():
         for key, quantity in shows.items():
-            Listing.objects.filter(pk=key).update(confirmed_quantity=quantity,
-                                                  confirmed_at=timezone.now())  # fmt: skip
+            Listing.objects.filter(pk=key).update(
+                confirmed_quantity=quantity, confirmed_at=timezone.now()
+            )
         _clear_pending_if_unchanged(list(by_key))
         _release(list(by_key))
     return ""

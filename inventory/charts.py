@@ -13,9 +13,17 @@ from html import escape
 # Tableau 10: distinct hues that read on light and dark backgrounds alike. Past ten lines
 # the colours repeat with a dash pattern, so no two lines look the same.
 PALETTE = (
-    "#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1",
-    "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac",
-)  # fmt: skip
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#59a14f",
+    "#b07aa1",
+    "#76b7b2",
+    "#edc948",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
 DASHES = ("", "6 3", "2 3")
 
 _MINUTE, _HOUR, _DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
@@ -50,9 +58,17 @@ class Series:
 
 
 def step_chart(
-    series, *, start, end, title, value_label="value", width=800, plot_height=220, tz=None,
+    series,
+    *,
+    start,
+    end,
+    title,
+    value_label="value",
+    width=800,
+    plot_height=220,
+    tz=None,
     id_prefix="chart",
-):  # fmt: skip
+):
     """An SVG step chart of the series between two aware datetimes, each line held at its
     last value until `end`, with a legend (name and last value) and a tooltip per point."""
     tz = tz or start.tzinfo
@@ -218,9 +234,14 @@ def _time_ticks(start, end, most):
     while True:
         month += 1  # the first of the next month on or after start
         t = start.replace(
-            year=month // 12, month=month % 12 + 1, day=1, hour=0, minute=0, second=0,
+            year=month // 12,
+            month=month % 12 + 1,
+            day=1,
+            hour=0,
+            minute=0,
+            second=0,
             microsecond=0,
-        )  # fmt: skip
+        )
         if t > end:
             break
         if month % step == 0:

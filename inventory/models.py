@@ -196,9 +196,12 @@ class StockTransaction(models.Model):
     # Lookups by variant use the indexes below: (variant, location, id) for one level's
     # history, (variant, id) for a variant's newest rows (its page, its history chart).
     variant = models.ForeignKey(
-        Variant, on_delete=models.PROTECT, related_name="transactions", db_index=False,
+        Variant,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+        db_index=False,
         db_constraint=False,
-    )  # fmt: skip
+    )
     location = models.ForeignKey(
         Location, on_delete=models.PROTECT, related_name="transactions", db_constraint=False
     )

@@ -91,9 +91,10 @@ def variant_stock_history(*, variant, since, until, limit=HISTORY_ROWS):
     newest = list(
         StockTransaction.objects.filter(variant=variant)
         .order_by("-id")
-        .values_list("id", "location_id", "created_at", "on_hand_after", "on_hand_change",
-                     "movement__reason")[: limit + 1]
-    )  # fmt: skip
+        .values_list(
+            "id", "location_id", "created_at", "on_hand_after", "on_hand_change", "movement__reason"
+        )[: limit + 1]
+    )
     if not newest:
         return StockHistory(since=since, until=until, lines=[], truncated=False)
     kept = []

@@ -24,8 +24,13 @@ def test_sqlite_urls_relative_and_absolute(tmp_path):
 def test_postgres_url():
     db = database_from_url("postgres://shop:s%40cret@db.internal:6543/stock", base_dir=BASE)
     assert (db["ENGINE"], db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
-        "django.db.backends.postgresql", "stock", "shop", "s@cret", "db.internal", "6543",
-    )  # fmt: skip
+        "django.db.backends.postgresql",
+        "stock",
+        "shop",
+        "s@cret",
+        "db.internal",
+        "6543",
+    )
     assert db["OPTIONS"] == {"options": "-c jit=off"}  # see config/env.py
 
 
@@ -59,8 +64,12 @@ def test_check_deploy_passes_with_debug_off_and_real_settings(tmp_path):
     }
     proc = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=BASE, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=BASE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no issues" in proc.stdout
 

@@ -70,9 +70,16 @@ class Connector:
     uses_token = False  # tokens obtained from the credentials, kept in auth_state
 
     def __init__(
-        self, *, base_url, credentials, settings=None, auth_state=None, timeout=None,
-        on_auth_change=None, load_auth_state=None,
-    ):  # fmt: skip
+        self,
+        *,
+        base_url,
+        credentials,
+        settings=None,
+        auth_state=None,
+        timeout=None,
+        on_auth_change=None,
+        load_auth_state=None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.load_auth_state = load_auth_state
         # Called with the new auth_state as soon as a token is obtained: a rotated refresh
@@ -182,16 +189,27 @@ class Connector:
     def send_unauthenticated(self, method, url, *, purpose="auth", **kwargs):
         """A request without our auth headers (token endpoints); judged by the caller."""
         return http.send(
-            method, url, purpose=purpose, redactor=self.redactor, exchanges=self.exchanges,
-            timeout=self.timeout, **kwargs,
-        )  # fmt: skip
+            method,
+            url,
+            purpose=purpose,
+            redactor=self.redactor,
+            exchanges=self.exchanges,
+            timeout=self.timeout,
+            **kwargs,
+        )
 
     def _send(self, method, url, purpose, keys, headers, kwargs):
         return http.send(
-            method, url, purpose=purpose, redactor=self.redactor, exchanges=self.exchanges,
-            keys=keys, headers={**self.auth_headers(), **(headers or {})}, timeout=self.timeout,
+            method,
+            url,
+            purpose=purpose,
+            redactor=self.redactor,
+            exchanges=self.exchanges,
+            keys=keys,
+            headers={**self.auth_headers(), **(headers or {})},
+            timeout=self.timeout,
             **kwargs,
-        )  # fmt: skip
+        )
 
     def judge(self, response):
         """Raise the shared error for statuses every platform means the same by."""
@@ -207,8 +225,9 @@ class Connector:
             wait, daily = self.retry_after(response)
             raise RateLimited(
                 f"{self.platform} rate limit reached; retry in {wait:.0f} s",
-                retry_after=wait, daily=daily,
-            )  # fmt: skip
+                retry_after=wait,
+                daily=daily,
+            )
         if status >= 500:
             record.outcome = "transient"
             raise TransientError(f"{self.platform} answered {status}: {_short(response)}")

@@ -40,13 +40,23 @@ class ElasticPathConnector(Connector):
         Setting("client_secret", "Client secret"),
     )
     setting_fields = (
-        Setting("location_slug", "Location slug", required=False,
-                help="Multi-location inventories: the location to set. Empty: basic inventories."),
-        Setting("untracked_quantity", "Quantity shown for untracked variants", required=False,
-                help=f"Elastic Path has no infinite stock (default {UNTRACKED}).", kind="int"),
-        Setting("development_store", "Development store (25 requests/s)", required=False,
-                kind="bool"),
-    )  # fmt: skip
+        Setting(
+            "location_slug",
+            "Location slug",
+            required=False,
+            help="Multi-location inventories: the location to set. Empty: basic inventories.",
+        ),
+        Setting(
+            "untracked_quantity",
+            "Quantity shown for untracked variants",
+            required=False,
+            help=f"Elastic Path has no infinite stock (default {UNTRACKED}).",
+            kind="int",
+        ),
+        Setting(
+            "development_store", "Development store (25 requests/s)", required=False, kind="bool"
+        ),
+    )
 
     def __init__(self, *, base_url, **kwargs):
         base_url = base_url.rstrip("/")
@@ -76,19 +86,25 @@ class ElasticPathConnector(Connector):
     def capabilities(self):
         dev = str(self.settings.get("development_store", "")).lower() in ("1", "true", "yes", "on")
         return Capabilities(
-            writes="absolute" if self.slug else "delta", batch_max=1, reads_levels=True,
+            writes="absolute" if self.slug else "delta",
+            batch_max=1,
+            reads_levels=True,
             rate_limit=(25 if dev else 100, 1),
-        )  # fmt: skip
+        )
 
     def batches(self, items):
         return [items[i : i + READ_BATCH] for i in range(0, len(items), READ_BATCH)]
 
     def obtain_token(self):
         response = self.send_unauthenticated(
-            "POST", self.base_url + "/oauth/access_token",
-            data={"grant_type": "client_credentials", "client_id": self.credentials["client_id"],
-                  "client_secret": self.credentials["client_secret"]},
-        )  # fmt: skip
+            "POST",
+            self.base_url + "/oauth/access_token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.credentials["client_id"],
+                "client_secret": self.credentials["client_secret"],
+            },
+        )
         if response.status_code != 200:
             self.exchanges[-1].outcome = "auth"
             raise AuthError(f"elasticpath refused the client credentials: {_message(response)}")
@@ -128,17 +144,29 @@ class ElasticPathConnector(Connector):
 
     def _write(self, batch, item, target, shown, level):
         if self.slug:
-            attributes = {"action": "set", "quantity": target + level["allocated"],
-                          "location": self.slug}  # fmt: skip
+            attributes = {
+                "action": "set",
+                "quantity": target + level["allocated"],
+                "location": self.slug,
+            }
             body = {"data": {"type": "stock-transaction", "attributes": attributes}}
         else:
             change = target - level["available"]
-            body = {"data": {"type": "stock-transaction", "quantity": abs(change),
-                             "action": "increment" if change > 0 else "decrement"}}  # fmt: skip
+            body = {
+                "data": {
+                    "type": "stock-transaction",
+                    "quantity": abs(change),
+                    "action": "increment" if change > 0 else "decrement",
+                }
+            }
         response = self.request(
-            "POST", f"/v2/inventories/{item.remote_id}/transactions", purpose="write",
-            keys=[item.key], json=body, headers=self._mode_headers(),
-        )  # fmt: skip
+            "POST",
+            f"/v2/inventories/{item.remote_id}/transactions",
+            purpose="write",
+            keys=[item.key],
+            json=body,
+            headers=self._mode_headers(),
+        )
         status = response.status_code
         if status in (200, 201):
             batch.ok(item, shown)
@@ -160,9 +188,13 @@ class ElasticPathConnector(Connector):
         """{product id: {"available", "allocated"}} at our location (basic: the product's)."""
         try:
             response = self.request(
-                "POST", "/v2/inventories/multiple", purpose="read", keys=[i.key for i in items],
-                json={"data": [{"id": i.remote_id} for i in items]}, headers=self._mode_headers(),
-            )  # fmt: skip
+                "POST",
+                "/v2/inventories/multiple",
+                purpose="read",
+                keys=[i.key for i in items],
+                json={"data": [{"id": i.remote_id} for i in items]},
+                headers=self._mode_headers(),
+            )
         except TransientError as exc:  # a read applies nothing, though it is a POST
             raise TransientError(str(exc), maybe_applied=False) from exc
         if response.status_code != 200:

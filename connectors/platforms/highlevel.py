@@ -56,7 +56,8 @@ class HighLevelConnector(Connector):
     def obtain_token(self):
         refresh = self.auth_state.get("refresh_token") or self.credentials["refresh_token"]
         response = self.send_unauthenticated(
-            "POST", self.base_url + "/oauth/token",
+            "POST",
+            self.base_url + "/oauth/token",
             data={
                 "client_id": self.credentials["client_id"],
                 "client_secret": self.credentials["client_secret"],
@@ -64,7 +65,7 @@ class HighLevelConnector(Connector):
                 "refresh_token": refresh,
                 "user_type": "Location",
             },
-        )  # fmt: skip
+        )
         if response.status_code >= 400:
             raise AuthError(f"highlevel refused the refresh token ({response.status_code})")
         body = response.json()
@@ -79,10 +80,16 @@ class HighLevelConnector(Connector):
         pending = list(items)
         while pending:
             response = self.request(
-                "POST", "/products/inventory", purpose="write", keys=[i.key for i in pending],
-                json={"altId": self.settings["location_id"], "altType": "location",
-                      "items": [self._line(i) for i in pending]},
-            )  # fmt: skip
+                "POST",
+                "/products/inventory",
+                purpose="write",
+                keys=[i.key for i in pending],
+                json={
+                    "altId": self.settings["location_id"],
+                    "altType": "location",
+                    "items": [self._line(i) for i in pending],
+                },
+            )
             if response.status_code in (200, 201):
                 for item in pending:
                     batch.ok(item, item.quantity)
@@ -128,10 +135,16 @@ class HighLevelConnector(Connector):
         found, offset = {}, 0
         while len(found) < len(wanted):
             response = self.request(
-                "GET", "/products/inventory", purpose="read",
-                params={"altId": self.settings["location_id"], "altType": "location",
-                        "limit": PAGE, "offset": offset},
-            )  # fmt: skip
+                "GET",
+                "/products/inventory",
+                purpose="read",
+                params={
+                    "altId": self.settings["location_id"],
+                    "altType": "location",
+                    "limit": PAGE,
+                    "offset": offset,
+                },
+            )
             if response.status_code != 200:
                 self.channel_error(response, "could not list inventory")
             page = response.json().get("inventory") or []
@@ -149,9 +162,11 @@ class HighLevelConnector(Connector):
 
     def probe(self):
         response = self.request(
-            "GET", "/products/inventory", purpose="read",
+            "GET",
+            "/products/inventory",
+            purpose="read",
             params={"altId": self.settings["location_id"], "altType": "location", "limit": 1},
-        )  # fmt: skip
+        )
         if response.status_code != 200:
             self.channel_error(response, "could not list inventory")
         return "authenticated"

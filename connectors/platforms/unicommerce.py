@@ -55,11 +55,21 @@ class UnicommerceConnector(Connector):
     setting_fields = (
         Setting("auth_method", "Login method", required=False, help="POST (default) or GET"),
         Setting("facility_code", "Facility code", required=False),
-        Setting("batch_max", "Lines per request", required=False, kind="int",
-                help=f"The marketplace's maximum; {DEFAULT_BATCH} by default."),
-        Setting("untracked_quantity", "Quantity shown for untracked variants", required=False,
-                kind="int", help=f"{DEFAULT_UNTRACKED} by default."),
-    )  # fmt: skip
+        Setting(
+            "batch_max",
+            "Lines per request",
+            required=False,
+            kind="int",
+            help=f"The marketplace's maximum; {DEFAULT_BATCH} by default.",
+        ),
+        Setting(
+            "untracked_quantity",
+            "Quantity shown for untracked variants",
+            required=False,
+            kind="int",
+            help=f"{DEFAULT_UNTRACKED} by default.",
+        ),
+    )
     uses_token = True
 
     def __init__(self, **kwargs):
@@ -112,9 +122,12 @@ class UnicommerceConnector(Connector):
 
     def push_batch(self, items):
         response = self.request(
-            "POST", "/updateInventory", purpose="write", keys=[i.key for i in items],
+            "POST",
+            "/updateInventory",
+            purpose="write",
+            keys=[i.key for i in items],
             json={"inventoryList": [self._line(i) for i in items]},
-        )  # fmt: skip
+        )
         body = _json(response)
         failures = [f for f in body.get("failedProductList") or [] if isinstance(f, dict)]
         status = str(body.get("status") or "").upper()
@@ -150,8 +163,11 @@ class UnicommerceConnector(Connector):
             quantity = self._int("untracked_quantity", DEFAULT_UNTRACKED)
         else:
             quantity = max(item.quantity, 0)
-        line = {"productId": str(item.remote_parent_id), "variantId": str(item.remote_id),
-                "inventory": str(quantity)}  # fmt: skip
+        line = {
+            "productId": str(item.remote_parent_id),
+            "variantId": str(item.remote_id),
+            "inventory": str(quantity),
+        }
         if self.settings.get("facility_code"):
             line["facilityCode"] = self.settings["facility_code"]
         return line

@@ -36,10 +36,11 @@ class WebflowConnector(Connector):
     )
     credential_fields = (
         Setting(
-            "token", "Site API token",
+            "token",
+            "Site API token",
             help="A site token or OAuth access token with ecommerce:read and ecommerce:write.",
         ),
-    )  # fmt: skip
+    )
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

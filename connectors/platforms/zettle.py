@@ -56,11 +56,20 @@ class ZettleConnector(Connector):
         Setting("api_key", "API key", help="Sent as the assertion of the JWT-bearer grant."),
     )
     setting_fields = (
-        Setting("oauth_url", "OAuth URL", required=False,
-                help="Default: https://oauth.zettle.com for the real inventory host."),
-        Setting("untracked_quantity", "Quantity shown for untracked variants", required=False,
-                help="Default 9999.", kind="int"),
-    )  # fmt: skip
+        Setting(
+            "oauth_url",
+            "OAuth URL",
+            required=False,
+            help="Default: https://oauth.zettle.com for the real inventory host.",
+        ),
+        Setting(
+            "untracked_quantity",
+            "Quantity shown for untracked variants",
+            required=False,
+            help="Default 9999.",
+            kind="int",
+        ),
+    )
     uses_token = True
 
     @classmethod
@@ -87,10 +96,14 @@ class ZettleConnector(Connector):
 
     def obtain_token(self):
         response = self.send_unauthenticated(
-            "POST", self.oauth_url + "/token",
-            data={"grant_type": JWT_GRANT, "client_id": self.credentials["client_id"],
-                  "assertion": self.credentials["api_key"]},
-        )  # fmt: skip
+            "POST",
+            self.oauth_url + "/token",
+            data={
+                "grant_type": JWT_GRANT,
+                "client_id": self.credentials["client_id"],
+                "assertion": self.credentials["api_key"],
+            },
+        )
         if response.status_code == 429 or response.status_code >= 500:
             self.judge(response)
         if response.status_code != 200:
@@ -140,9 +153,11 @@ class ZettleConnector(Connector):
         tracked, balances = self._read()
         return {
             i.key: self._shown(i, balances.get((i.remote_parent_id, i.remote_id), 0))
-            if i.remote_parent_id in tracked else None
-            for i in items if i.remote_parent_id and i.remote_id
-        }  # fmt: skip
+            if i.remote_parent_id in tracked
+            else None
+            for i in items
+            if i.remote_parent_id and i.remote_id
+        }
 
     # ------------------------------------------------------------------ writes
 
@@ -184,11 +199,15 @@ class ZettleConnector(Connector):
                 batch.ok(item, self._shown(item, now))
                 continue
             lines.append(item)
-            changes.append({
-                "productUuid": item.remote_parent_id, "variantUuid": item.remote_id,
-                "fromLocationUuid": loc["SUPPLIER"] if diff > 0 else loc["STORE"],
-                "toLocationUuid": loc["STORE"] if diff > 0 else loc["BIN"], "change": abs(diff),
-            })  # fmt: skip
+            changes.append(
+                {
+                    "productUuid": item.remote_parent_id,
+                    "variantUuid": item.remote_id,
+                    "fromLocationUuid": loc["SUPPLIER"] if diff > 0 else loc["STORE"],
+                    "toLocationUuid": loc["STORE"] if diff > 0 else loc["BIN"],
+                    "change": abs(diff),
+                }
+            )
         retry = [i for i in pending if i.key not in batch.outcomes and i not in lines]
         if changes:
             retry += self._write(batch, lines, changes)
@@ -196,9 +215,15 @@ class ZettleConnector(Connector):
 
     def _start_tracking(self, batch, pending, products):
         response = self.request(
-            "POST", f"{ORG}/v2/inventory/bulk", purpose="track", json={"productChanges": [
-                {"productUuid": p, "trackingStatusChange": "START_TRACKING"} for p in products]},
-        )  # fmt: skip
+            "POST",
+            f"{ORG}/v2/inventory/bulk",
+            purpose="track",
+            json={
+                "productChanges": [
+                    {"productUuid": p, "trackingStatusChange": "START_TRACKING"} for p in products
+                ]
+            },
+        )
         if response.status_code < 300:
             return
         message = _message(response)
@@ -213,10 +238,16 @@ class ZettleConnector(Connector):
     def _write(self, batch, lines, changes):
         store = self.locations()["STORE"]
         response = self.request(
-            "PUT", f"{ORG}/inventory", purpose="write", keys=[i.key for i in lines],
-            json={"changes": changes, "returnBalanceForLocationUuid": store,
-                  "externalUuid": str(uuid.uuid4())},
-        )  # fmt: skip
+            "PUT",
+            f"{ORG}/inventory",
+            purpose="write",
+            keys=[i.key for i in lines],
+            json={
+                "changes": changes,
+                "returnBalanceForLocationUuid": store,
+                "externalUuid": str(uuid.uuid4()),
+            },
+        )
         retry = []
         if response.status_code in (200, 201):
             rows = response.json().get("variants") or []

@@ -53,8 +53,11 @@ class UnicommerceSandbox(Sandbox):
     auth_endpoints = frozenset({"auth_token"})
     # retry_after: the Retry-After of an injected 429 (no limit is documented for this contract)
     default_settings = {
-        "token_ttl": 86_400, "max_list_size": 1000, "facilities": [], "retry_after": 60,
-    }  # fmt: skip
+        "token_ttl": 86_400,
+        "max_list_size": 1000,
+        "facilities": [],
+        "retry_after": 60,
+    }
 
     def reset_state(self) -> None:
         self.credentials = dict(DEFAULT_CREDENTIALS)

@@ -297,9 +297,10 @@ class VariantAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
             return
         if result.replayed:
             self.message_user(
-                request, f"That change was already applied as movement #{movement.pk}.",
+                request,
+                f"That change was already applied as movement #{movement.pk}.",
                 messages.WARNING,
-            )  # fmt: skip
+            )
             return
         skus = {v.pk: v.sku for v in variants}
         codes = dict(Location.objects.values_list("pk", "code"))

@@ -146,8 +146,9 @@ class SpreadsheetAdminMixin(ImportExportMixin):
 def _columns(resource_class):
     spec = getattr(resource_class, "columns", None)
     if spec:
-        return [(c.name, "required" if c.required else ("ignored" if c.ignored else "")) for c in
-                spec]  # fmt: skip
+        return [
+            (c.name, "required" if c.required else ("ignored" if c.ignored else "")) for c in spec
+        ]
     return [(f.column_name, "") for f in resource_class().get_user_visible_fields()]
 
 
@@ -165,8 +166,14 @@ def _start(request, job, stage):
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = (
-        "__str__", "created_at", "user", "status", "rows", "totals", "movement_link",
-    )  # fmt: skip
+        "__str__",
+        "created_at",
+        "user",
+        "status",
+        "rows",
+        "totals",
+        "movement_link",
+    )
     list_filter = ("status", "what")
     search_fields = ("=id", "file_name")
     list_select_related = ("user",)
@@ -252,9 +259,10 @@ class ImportJobAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if job.status != expected_status:
             self.message_user(
-                request, f"Nothing to do: this import is {job.get_status_display().lower()}.",
+                request,
+                f"Nothing to do: this import is {job.get_status_display().lower()}.",
                 messages.WARNING,
-            )  # fmt: skip
+            )
         elif not _has_file(job):
             self.message_user(request, DROPPED, messages.WARNING)
         else:

@@ -54,9 +54,17 @@ class StockLevelAdmin(SpreadsheetAdminMixin, ReadOnlyAdmin):
 class LedgerLineInline(admin.TabularInline):
     model = StockTransaction
     fields = (
-        "line", "variant", "location", "action", "quantity", "on_hand_change",
-        "allocated_change", "on_hand_after", "allocated_after", "group",
-    )  # fmt: skip
+        "line",
+        "variant",
+        "location",
+        "action",
+        "quantity",
+        "on_hand_change",
+        "allocated_change",
+        "on_hand_after",
+        "allocated_after",
+        "group",
+    )
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -81,17 +89,31 @@ class LedgerLineInline(admin.TabularInline):
 @admin.register(Movement)
 class MovementAdmin(ReadOnlyAdmin):
     list_display = (
-        "__str__", "created_at", "source", "reason", "reference", "user", "line_count",
+        "__str__",
+        "created_at",
+        "source",
+        "reason",
+        "reference",
+        "user",
+        "line_count",
         "reversal_state",
-    )  # fmt: skip
+    )
     list_select_related = ("user", "reverses", "reversed_by")
     list_filter = ("source", "created_at")
     search_fields = ("=id", "reason", "reference", "idempotency_key")
     date_hierarchy = "created_at"
     readonly_fields = (
-        "created_at", "source", "user", "reason", "reference", "idempotency_key", "reverses",
-        "line_count", "failed_lines", "ledger_link",
-    )  # fmt: skip
+        "created_at",
+        "source",
+        "user",
+        "reason",
+        "reference",
+        "idempotency_key",
+        "reverses",
+        "line_count",
+        "failed_lines",
+        "ledger_link",
+    )
     fields = readonly_fields
     inlines = [LedgerLineInline]
 
@@ -155,10 +177,20 @@ class MovementAdmin(ReadOnlyAdmin):
 @admin.register(StockTransaction)
 class StockTransactionAdmin(ReadOnlyAdmin):
     list_display = (
-        "id", "created_at", "variant_sku", "location", "action", "quantity", "on_hand_change",
-        "allocated_change", "on_hand_after", "allocated_after", "movement_link", "source",
+        "id",
+        "created_at",
+        "variant_sku",
+        "location",
+        "action",
+        "quantity",
+        "on_hand_change",
+        "allocated_change",
+        "on_hand_after",
+        "allocated_after",
+        "movement_link",
+        "source",
         "user",
-    )  # fmt: skip
+    )
     list_select_related = ("variant", "location", "movement", "movement__user")
     list_filter = ("action", "movement__source", "location", "created_at")
     search_fields = ("variant__sku", "variant__barcode", "movement__reference", "movement__reason")

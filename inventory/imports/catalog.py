@@ -69,9 +69,15 @@ class CatalogResource(SheetResource):
     def import_rows(self, dataset, found, result, *, dry_run, progress, **kwargs):
         rows = self._parse(dataset, found, result, progress)
         existing = variants_by_sku(
-            {r["sku"] for r in rows}, "product_id", "name", "barcode", "options", "tracked",
-            "allow_backorder", "reorder_point",
-        )  # fmt: skip
+            {r["sku"] for r in rows},
+            "product_id",
+            "name",
+            "barcode",
+            "options",
+            "tracked",
+            "allow_backorder",
+            "reorder_point",
+        )
         products = self._products(rows, existing, result)
         if result.refused:
             return
@@ -81,13 +87,17 @@ class CatalogResource(SheetResource):
             changed = self._variants(rows, existing, products, found, result)
             if changed:
                 Variant.objects.bulk_create(
-                    changed, batch_size=2000, update_conflicts=True, unique_fields=["sku"],
+                    changed,
+                    batch_size=2000,
+                    update_conflicts=True,
+                    unique_fields=["sku"],
                     update_fields=[*WRITTEN, "updated_at"],
-                )  # fmt: skip
+                )
                 ruled = frozenset(
-                    existing[v.sku][0] for v in changed
+                    existing[v.sku][0]
+                    for v in changed
                     if v.sku in existing and _rules_changed(existing[v.sku], v)
-                )  # fmt: skip
+                )
                 if ruled:
                     selling_rules_changed.send(sender=Variant, variant_ids=ruled)
         progress("writing", len(rows), len(rows))
@@ -116,8 +126,9 @@ class CatalogResource(SheetResource):
                         )
                     )
                 elif len(value) > limit:
-                    problems.append(Problem(number, column, value, f"is longer than {limit} "
-                                            "characters"))  # fmt: skip
+                    problems.append(
+                        Problem(number, column, value, f"is longer than {limit} characters")
+                    )
             self._optional(cells, found, row, problems)
             for header, index in options.items():
                 value = text(cells[index])
@@ -125,8 +136,14 @@ class CatalogResource(SheetResource):
             if row["sku"]:
                 first = first_row.setdefault(row["sku"], number)
                 if first != number:
-                    problems.append(Problem(number, "sku", row["sku"], f"appears again (first on "
-                                            f"row {first}): put each SKU on one row"))  # fmt: skip
+                    problems.append(
+                        Problem(
+                            number,
+                            "sku",
+                            row["sku"],
+                            f"appears again (first on row {first}): put each SKU on one row",
+                        )
+                    )
             for problem in problems:
                 result.add_problem(problem)
             if not problems:
@@ -173,9 +190,14 @@ class CatalogResource(SheetResource):
             candidates = by_name.get(name, [])
             if len(candidates) > 1:
                 result.add_problem(
-                    Problem(r["number"], "product", name, f"names {len(candidates)} products: "
-                            "rename one of them in the admin so that each name is unique")
-                )  # fmt: skip
+                    Problem(
+                        r["number"],
+                        "product",
+                        name,
+                        f"names {len(candidates)} products: "
+                        "rename one of them in the admin so that each name is unique",
+                    )
+                )
             else:
                 products[name] = candidates[0] if candidates else None
         return products
@@ -200,8 +222,9 @@ class CatalogResource(SheetResource):
             changed.append(Variant(sku=r["sku"], created_at=now, updated_at=now, **values))
             if len(result.rows) < MAX_SHOWN:
                 what = "new" if current is None else _what_changed(current, values)
-                row_result = self.changed_row(import_type, [r["sku"], r["product"], values["name"],
-                                                            what])  # fmt: skip
+                row_result = self.changed_row(
+                    import_type, [r["sku"], r["product"], values["name"], what]
+                )
                 row_result.number = r["number"]
                 result.rows.append(row_result)
         return changed
@@ -233,10 +256,14 @@ def _current_values(current):
     if isinstance(options, str):  # raw SQL gets JSON as text (Django decodes it in the ORM)
         options = json.loads(options)
     return {
-        "product_id": product_id, "name": name, "barcode": barcode, "options": options or {},
-        "tracked": bool(tracked), "allow_backorder": bool(backorder),
+        "product_id": product_id,
+        "name": name,
+        "barcode": barcode,
+        "options": options or {},
+        "tracked": bool(tracked),
+        "allow_backorder": bool(backorder),
         "reorder_point": reorder_point,
-    }  # fmt: skip
+    }
 
 
 def _rules_changed(current, variant):
@@ -264,8 +291,14 @@ class CatalogExportResource(resources.ModelResource):
     class Meta:
         model = Variant
         fields = (
-            "product", "sku", "name", "barcode", "tracked", "allow_backorder", "reorder_point",
-        )  # fmt: skip
+            "product",
+            "sku",
+            "name",
+            "barcode",
+            "tracked",
+            "allow_backorder",
+            "reorder_point",
+        )
         export_order = fields
 
     def dehydrate_tracked(self, variant):
@@ -278,8 +311,9 @@ class CatalogExportResource(resources.ModelResource):
         queryset = queryset.select_related("product")
         # One column per option name any exported variant has, in name order.
         options = queryset.order_by().values_list("options", flat=True)
-        self.option_names = sorted({name for o in options.iterator(chunk_size=5000) for name in
-                                    (o or {})})  # fmt: skip
+        self.option_names = sorted(
+            {name for o in options.iterator(chunk_size=5000) for name in (o or {})}
+        )
         return queryset
 
     def get_export_headers(self, selected_fields=None):

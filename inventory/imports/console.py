@@ -14,8 +14,14 @@ class ProgressBar:
 
     def __init__(self, stream=None):
         # tqdm draws on stderr and disables itself (disable=None) when it is not a terminal.
-        self.bar = tqdm(total=0, unit=" rows", file=stream or sys.stderr, disable=None,
-                        leave=False, dynamic_ncols=True)  # fmt: skip
+        self.bar = tqdm(
+            total=0,
+            unit=" rows",
+            file=stream or sys.stderr,
+            disable=None,
+            leave=False,
+            dynamic_ncols=True,
+        )
 
     def __call__(self, stage, done, total):
         if self.bar.disable:

@@ -71,9 +71,14 @@ def job_start(job, stage):
         return
     try:
         django_rq.get_queue(QUEUE).enqueue(
-            run_stage, job.pk, stage, job_id=rq_job_id(job, stage), job_timeout=3600,
-            result_ttl=86400, failure_ttl=7 * 86400,
-        )  # fmt: skip
+            run_stage,
+            job.pk,
+            stage,
+            job_id=rq_job_id(job, stage),
+            job_timeout=3600,
+            result_ttl=86400,
+            failure_ttl=7 * 86400,
+        )
     except Exception as exc:  # Redis unreachable: say so on the page, keep nothing running
         log.warning("could not queue import #%s: %s", job.pk, exc)
         _finish(job.pk, Status.FAILED, error=f"The job queue is unreachable ({exc}); try again.")
@@ -89,10 +94,12 @@ def job_purge(days=None):
     old = ImportJob.objects.filter(created_at__lt=before).exclude(data=b"")
     with transaction.atomic():
         expired = old.filter(status=Status.CHECKED).update(
-            status=Status.FAILED, data=b"", finished_at=timezone.now(),
+            status=Status.FAILED,
+            data=b"",
+            finished_at=timezone.now(),
             error=f"Checked but not confirmed within {days} days; its file was dropped. "
             "Upload the file again to import it.",
-        )  # fmt: skip
+        )
         finished = old.filter(status__in=[Status.DONE, Status.REFUSED, Status.FAILED]).update(
             data=b""
         )

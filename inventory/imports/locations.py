@@ -16,9 +16,11 @@ class LocationResource(LibraryRowsMixin, resources.ModelResource):
 
     # A blank cell keeps what the location has (or the default, for a new one).
     allow_negative = fields.Field(
-        attribute="allow_negative", column_name="allow_negative", widget=YesNoWidget(),
+        attribute="allow_negative",
+        column_name="allow_negative",
+        widget=YesNoWidget(),
         saves_null_values=False,
-    )  # fmt: skip
+    )
     active = fields.Field(
         attribute="active", column_name="active", widget=YesNoWidget(), saves_null_values=False
     )

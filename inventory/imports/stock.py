@@ -121,9 +121,13 @@ class StockResource(SheetResource):
             code = text(cells[i_loc]) if i_loc is not None else ""
             if self.location and code and code != self.location:
                 problems.append(
-                    Problem(number, "location", code, f"is not {self.location}, the location "
-                            "given for the whole file")
-                )  # fmt: skip
+                    Problem(
+                        number,
+                        "location",
+                        code,
+                        f"is not {self.location}, the location given for the whole file",
+                    )
+                )
             code = code or self.location or ""
             if not code:
                 problems.append(Problem(number, "location", "", "is empty: name a location code"))
@@ -137,16 +141,26 @@ class StockResource(SheetResource):
             reason = text(cells[i_reason]) if i_reason is not None else ""
             if adjust and not (reason or self.reason):
                 problems.append(
-                    Problem(number, "reason", "", "is empty: an adjustment needs a reason (fill "
-                            "the reason column, or give one reason for the whole file)")
-                )  # fmt: skip
+                    Problem(
+                        number,
+                        "reason",
+                        "",
+                        "is empty: an adjustment needs a reason (fill "
+                        "the reason column, or give one reason for the whole file)",
+                    )
+                )
             if sku and code:
                 first = first_row.setdefault((sku, code), number)
                 if first != number:
                     problems.append(
-                        Problem(number, "sku", sku, f"appears again at location {code} (first "
-                                f"on row {first}): put each SKU and location on one row")
-                    )  # fmt: skip
+                        Problem(
+                            number,
+                            "sku",
+                            sku,
+                            f"appears again at location {code} (first "
+                            f"on row {first}): put each SKU and location on one row",
+                        )
+                    )
             if problems:
                 for problem in problems:
                     result.add_problem(problem)
@@ -166,9 +180,14 @@ class StockResource(SheetResource):
             return None
         if self.mode == COUNT and quantity < 0:
             problems.append(
-                Problem(number, "quantity", text(cell), "is negative: a count is what is on hand, "
-                        "0 or more (to remove stock, import an adjustment)")
-            )  # fmt: skip
+                Problem(
+                    number,
+                    "quantity",
+                    text(cell),
+                    "is negative: a count is what is on hand, "
+                    "0 or more (to remove stock, import an adjustment)",
+                )
+            )
         return quantity
 
     def _lines(self, parsed, result):
@@ -189,11 +208,15 @@ class StockResource(SheetResource):
             action = COUNT_ACTION if count else INCREMENT if quantity > 0 else DECREMENT
             lines.append(
                 StockLine(
-                    action=action, quantity=abs(quantity) if not count else quantity, sku=sku,
-                    location=code, variant_id=variant[0], location_id=location_id,
+                    action=action,
+                    quantity=abs(quantity) if not count else quantity,
+                    sku=sku,
+                    location=code,
+                    variant_id=variant[0],
+                    location_id=location_id,
                     expected=expected,
                 )
-            )  # fmt: skip
+            )
             numbers.append(number)
         return lines, numbers
 

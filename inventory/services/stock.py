@@ -100,10 +100,20 @@ class StockResult:
 def _instance(movement, row):
     pk, line, variant_id, location_id, action, quantity, ohc, ac, oha, aa, group, created = row
     tx = StockTransaction(
-        id=pk, movement=movement, line=line, variant_id=variant_id, location_id=location_id,
-        action=action, quantity=quantity, on_hand_change=ohc, allocated_change=ac,
-        on_hand_after=oha, allocated_after=aa, group=group, created_at=created,
-    )  # fmt: skip
+        id=pk,
+        movement=movement,
+        line=line,
+        variant_id=variant_id,
+        location_id=location_id,
+        action=action,
+        quantity=quantity,
+        on_hand_change=ohc,
+        allocated_change=ac,
+        on_hand_after=oha,
+        allocated_after=aa,
+        group=group,
+        created_at=created,
+    )
     tx._state.adding = False
     tx._state.db = "default"
     return tx
@@ -279,10 +289,15 @@ def _resolve(lines, errors):
                 continue
         resolved.append(
             _Resolved(
-                number, str(ln.action), ln.quantity, variant_id, location_id,
-                to_id if ln.action == MOVE else None, ln.expected,
+                number,
+                str(ln.action),
+                ln.quantity,
+                variant_id,
+                location_id,
+                to_id if ln.action == MOVE else None,
+                ln.expected,
             )
-        )  # fmt: skip
+        )
     return resolved
 
 

@@ -28,18 +28,42 @@ LEDGER_CHUNK = 1000
 SMALL = 8
 
 MOVEMENT_COLUMNS = (
-    "reason", "reference", "source", "user_id", "created_at", "idempotency_key", "payload_hash",
-    "reverses_id", "line_count", "failed_lines",
-)  # fmt: skip
+    "reason",
+    "reference",
+    "source",
+    "user_id",
+    "created_at",
+    "idempotency_key",
+    "payload_hash",
+    "reverses_id",
+    "line_count",
+    "failed_lines",
+)
 # A ledger row as the service builds it (movement_id and created_at are added here).
 ROW_COLUMNS = (
-    "line", "variant_id", "location_id", "action", "quantity", "on_hand_change",
-    "allocated_change", "on_hand_after", "allocated_after", "group",
-)  # fmt: skip
+    "line",
+    "variant_id",
+    "location_id",
+    "action",
+    "quantity",
+    "on_hand_change",
+    "allocated_change",
+    "on_hand_after",
+    "allocated_after",
+    "group",
+)
 ROW_TYPES = (
-    "integer", "bigint", "bigint", "varchar", "integer", "integer", "integer", "integer",
-    "integer", "uuid",
-)  # fmt: skip
+    "integer",
+    "bigint",
+    "bigint",
+    "varchar",
+    "integer",
+    "integer",
+    "integer",
+    "integer",
+    "integer",
+    "uuid",
+)
 
 
 @dataclass(slots=True)
@@ -246,8 +270,11 @@ def write_document(conn, movement, rows, states, now):
                 sql = _pg_document_sql(len(levels), len(rows))
             else:  # one array per column: one statement shape, whatever the size
                 dirty = [s for s in states if s.dirty]
-                columns = ([s.pk for s in dirty], [s.on_hand for s in dirty],
-                           [s.allocated for s in dirty])  # fmt: skip
+                columns = (
+                    [s.pk for s in dirty],
+                    [s.on_hand for s in dirty],
+                    [s.allocated for s in dirty],
+                )
                 params = [*mv, created, *(pg_array(c) for c in columns), created]
                 params += [pg_array(col) for col in zip(*prepared, strict=True)]
                 sql = _pg_document_sql(None, None)

@@ -43,8 +43,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "inventory_bench_admin"
 TARGET_MS = 300
 BATCH = 50_000
-LOCATIONS = [("WH1", "warehouse"), ("WH2", "warehouse"), ("STORE1", "store"),
-             ("STORE2", "store"), ("TRANSIT", "transit")]  # fmt: skip
+LOCATIONS = [
+    ("WH1", "warehouse"),
+    ("WH2", "warehouse"),
+    ("STORE1", "store"),
+    ("STORE2", "store"),
+    ("TRANSIT", "transit"),
+]
 CHANNELS = [
     # name, platform, mode, health
     ("HighLevel shop", "highlevel", "live", "healthy"),
@@ -59,8 +64,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="postgres")
     parser.add_argument("--variants", type=int, default=100_000)
-    parser.add_argument("--listings", type=int, default=None,
-                        help="listings per channel (default: every variant)")  # fmt: skip
+    parser.add_argument(
+        "--listings", type=int, default=None, help="listings per channel (default: every variant)"
+    )
     parser.add_argument("--push-records", type=int, default=250_000)
     parser.add_argument("--movements", type=int, default=3000, help="small stock documents")
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per page")
@@ -80,8 +86,13 @@ def main():
         args.listings = args.variants
     if args.child:
         return child(args)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0",
-           "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "0"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "testserver",
+        "SECURE_SSL_REDIRECT": "0",
+    }
     env.pop("REDIS_URL", None)
     with tempfile.TemporaryDirectory() as tmp:
         env["VAR_DIR"] = tmp
@@ -93,10 +104,23 @@ def main():
             env["DATABASE_URL"] = fresh_postgres(
                 os.environ.get("DATABASE_URL") or DEFAULT_PG, DB_NAME
             )
-        cmd = [sys.executable, "-m", "tests.benchmarks.admin_pages", "--child",
-               "--variants", str(args.variants), "--listings", str(args.listings),
-               "--push-records", str(args.push_records), "--movements", str(args.movements),
-               "--repeat", str(args.repeat), *(["--explain"] if args.explain else [])]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.benchmarks.admin_pages",
+            "--child",
+            "--variants",
+            str(args.variants),
+            "--listings",
+            str(args.listings),
+            "--push-records",
+            str(args.push_records),
+            "--movements",
+            str(args.movements),
+            "--repeat",
+            str(args.repeat),
+            *(["--explain"] if args.explain else []),
+        ]
         return subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
 
 
@@ -192,34 +216,60 @@ def build_ledger(variant_ids, location_ids, movements, rng):
     from inventory.services import StockLine, stock_apply
 
     counts = [
-        StockLine(action="count", quantity=0 if rng.random() < 0.12 else rng.randint(1, 80),
-                  variant_id=v, location_id=loc)
-        for v in variant_ids for loc in location_ids
-    ]  # fmt: skip
+        StockLine(
+            action="count",
+            quantity=0 if rng.random() < 0.12 else rng.randint(1, 80),
+            variant_id=v,
+            location_id=loc,
+        )
+        for v in variant_ids
+        for loc in location_ids
+    ]
     on_hand = {(ln.variant_id, ln.location_id): ln.quantity for ln in counts}
     for n, start in enumerate(range(0, len(counts), BATCH), start=1):
-        stock_apply(lines=counts[start : start + BATCH], source=Source.IMPORT,
-                    reason="stocktake", reference=f"stocktake-{n:02d}.xlsx")  # fmt: skip
+        stock_apply(
+            lines=counts[start : start + BATCH],
+            source=Source.IMPORT,
+            reason="stocktake",
+            reference=f"stocktake-{n:02d}.xlsx",
+        )
     allocations = [
-        StockLine(action="allocate", quantity=rng.randint(1, min(q, 5)), variant_id=v,
-                  location_id=loc)
-        for (v, loc), q in on_hand.items() if q > 0 and rng.random() < 0.2
-    ]  # fmt: skip
+        StockLine(
+            action="allocate", quantity=rng.randint(1, min(q, 5)), variant_id=v, location_id=loc
+        )
+        for (v, loc), q in on_hand.items()
+        if q > 0 and rng.random() < 0.2
+    ]
     for start in range(0, len(allocations), BATCH):
-        stock_apply(lines=allocations[start : start + BATCH], source=Source.CHANNEL,
-                    reason="open orders", reference="orders backlog")  # fmt: skip
+        stock_apply(
+            lines=allocations[start : start + BATCH],
+            source=Source.CHANNEL,
+            reason="open orders",
+            reference="orders backlog",
+        )
     users = [None, *get_user_model().objects.filter(username__startswith="clerk-")]
     sources = [Source.ADMIN, Source.COMMAND, Source.CHANNEL]
     for i in range(movements):
         lines = []
         for _ in range(rng.randint(1, 5)):
             action = rng.choice(["increment", "decrement", "decrement", "count"])
-            lines.append(StockLine(action=action, quantity=rng.randint(1, 6),
-                                   variant_id=rng.choice(variant_ids),
-                                   location_id=rng.choice(location_ids)))  # fmt: skip
+            lines.append(
+                StockLine(
+                    action=action,
+                    quantity=rng.randint(1, 6),
+                    variant_id=rng.choice(variant_ids),
+                    location_id=rng.choice(location_ids),
+                )
+            )
         source = sources[i % 3]
-        stock_apply(lines=lines, source=source, partial=True, user=users[i % 3],
-                    reason=f"{source} change", reference=f"REF-{i:05d}")  # fmt: skip
+        stock_apply(
+            lines=lines,
+            source=source,
+            partial=True,
+            user=users[i % 3],
+            reason=f"{source} change",
+            reference=f"REF-{i:05d}",
+        )
 
 
 def build_channels(location_ids, per_channel, push_records):
@@ -235,19 +285,23 @@ def build_channels(location_ids, per_channel, push_records):
     channels = []
     for k, (name, platform, mode, health) in enumerate(CHANNELS):
         channel = Channel.objects.create(
-            name=name, platform=platform, base_url=f"http://127.0.0.1:{18400 + k}", mode=mode,
+            name=name,
+            platform=platform,
+            base_url=f"http://127.0.0.1:{18400 + k}",
+            mode=mode,
             last_success_at=now - timedelta(minutes=k),
             last_error_at=now - timedelta(hours=1) if health != "healthy" else None,
             last_error="" if health == "healthy" else f"{health}: HTTP 503 from the API",
             paused_reason="bad credentials (HTTP 401)" if health == "bad credentials" else "",
             consecutive_failures=5 if health == "circuit open" else 0,
             circuit_open_until=now + timedelta(minutes=5) if health == "circuit open" else None,
-        )  # fmt: skip
+        )
         channels.append(channel)
     Channel.locations.through.objects.bulk_create(
         Channel.locations.through(channel_id=c.pk, location_id=loc)
-        for i, c in enumerate(channels) for loc in location_ids[: 2 + i % 4]
-    )  # fmt: skip
+        for i, c in enumerate(channels)
+        for loc in location_ids[: 2 + i % 4]
+    )
     q = connection.ops.quote_name
     listing, variant = q(Listing._meta.db_table), q(Variant._meta.db_table)
     ids = Variant.objects.order_by("pk").values_list("pk", flat=True)
@@ -267,7 +321,7 @@ def build_channels(location_ids, per_channel, push_records):
                 f"CASE WHEN (v.id + {k}) %% 100 = 0 THEN %s ELSE NULL END, 1, '', 0, %s "
                 f"FROM {variant} v WHERE v.id <= %s",
                 [channel.pk, now, now, now, last],
-            )  # fmt: skip
+            )
         build_push_records(cursor, push_records, now)
     _reset_sequences(PushRecord)
 
@@ -303,10 +357,10 @@ def build_push_records(cursor, n, now):
             "%s, 20 + l.id %% 300, "
             "CASE WHEN l.id %% 200 = 0 THEN 'transient' WHEN l.id %% 97 = 0 THEN 'rejected' "
             "ELSE 'ok' END, '', "
-            f'CAST(\'[{{"listing": \' || l.id || \', "ok": true}}]\' AS {json}), 1, l.id, %s '
+            f"CAST('[{{\"listing\": ' || l.id || ', \"ok\": true}}]' AS {json}), 1, l.id, %s "
             f"FROM {listing} l WHERE l.id >= %s AND l.id < %s AND l.id %% %s = 0",
             [body, now - timedelta(days=chunks - day), start, start + size, step],
-        )  # fmt: skip
+        )
     cursor.execute(f"INSERT INTO {links} (pushrecord_id, listing_id) SELECT id, id FROM {table}")
 
 
@@ -331,10 +385,14 @@ def describe():
     from inventory.models import Movement, StockLevel, StockTransaction, Variant
 
     counts = [
-        (Variant, "variants"), (StockLevel, "stock levels"), (StockTransaction, "ledger rows"),
-        (Movement, "movements"), (Channel, "channels"), (Listing, "listings"),
+        (Variant, "variants"),
+        (StockLevel, "stock levels"),
+        (StockTransaction, "ledger rows"),
+        (Movement, "movements"),
+        (Channel, "channels"),
+        (Listing, "listings"),
         (PushRecord, "push records"),
-    ]  # fmt: skip
+    ]
     return "  " + ", ".join(f"{model.objects.count():,} {label}" for model, label in counts)
 
 
@@ -366,11 +424,15 @@ def pages():
         ("ledger", ledger),
         ("ledger of one variant", f"{ledger}?variant__id__exact={variant.pk}"),
         ("movements", reverse("admin:inventory_movement_changelist")),
-        ("movement change page (a stocktake)",
-         reverse("admin:inventory_movement_change", args=[movement.pk])),
+        (
+            "movement change page (a stocktake)",
+            reverse("admin:inventory_movement_change", args=[movement.pk]),
+        ),
         ("listings", reverse("admin:connectors_listing_changelist")),
-        ("listings of one channel", reverse("admin:connectors_listing_changelist")
-         + f"?channel__id__exact={channel.pk}"),
+        (
+            "listings of one channel",
+            reverse("admin:connectors_listing_changelist") + f"?channel__id__exact={channel.pk}",
+        ),
         ("listing change page", reverse("admin:connectors_listing_change", args=[listing.pk])),
         ("push records", reverse("admin:connectors_pushrecord_changelist")),
         ("channels", reverse("admin:connectors_channel_changelist")),
@@ -380,7 +442,7 @@ def pages():
         ("variants, in stock", f"{variants}?stock=in"),
         ("variants by available", f"{variants}?o=8"),
         ("locations", reverse("admin:inventory_location_changelist")),
-    ]  # fmt: skip
+    ]
 
 
 def measure_pages(repeat, explain=False):
@@ -409,8 +471,7 @@ def measure_pages(repeat, explain=False):
         flag = f"  << over {TARGET_MS} ms" if median > TARGET_MS else ""
         if median > TARGET_MS:
             slow.append(label)
-        print(f"  {label:<40} {median:>9.0f} {worst:>7.0f} {queries:>7}"
-              f"{flag}", flush=True)  # fmt: skip
+        print(f"  {label:<40} {median:>9.0f} {worst:>7.0f} {queries:>7}{flag}", flush=True)
         if explain and connection.vendor == "postgresql":
             for sql in slow_queries:
                 print_plan(sql)

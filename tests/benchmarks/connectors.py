@@ -73,13 +73,17 @@ def main():
 
     django.setup()
     rows = [bench(name, args.updates) for name in args.platform or PLATFORMS]
-    print(f"\n{'platform':<12} {'updates':>8} {'requests':>9} {'once':>5} {'bound':>7} "
-          f"{'req/update':>10} {'updates/s':>10}  verdict")  # fmt: skip
+    print(
+        f"\n{'platform':<12} {'updates':>8} {'requests':>9} {'once':>5} {'bound':>7} "
+        f"{'req/update':>10} {'updates/s':>10}  verdict"
+    )
     for r in rows:
         verdict = "within bound" if r["requests"] <= r["bound"] else "OVER the bound"
-        print(f"{r['platform']:<12} {r['updates']:>8,} {r['requests']:>9,} {r['auth']:>5} "
-              f"{r['bound']:>7,} {r['requests'] / r['updates']:>10.3f} {r['rate']:>10,.0f}  "
-              f"{verdict}")  # fmt: skip
+        print(
+            f"{r['platform']:<12} {r['updates']:>8,} {r['requests']:>9,} {r['auth']:>5} "
+            f"{r['bound']:>7,} {r['requests'] / r['updates']:>10.3f} {r['rate']:>10,.0f}  "
+            f"{verdict}"
+        )
     return 0 if all(r["requests"] <= r["bound"] for r in rows) else 1
 
 
@@ -91,8 +95,9 @@ def bench(name, n):
     port = BASE_PORT + list(PLATFORMS).index(name)
     server = subprocess.Popen(
         [sys.executable, "manage.py", "sandbox", "--platform", name, "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_sandbox(url)
@@ -100,8 +105,9 @@ def bench(name, n):
         control = requests.Session()
         control.post(f"{url}/_sandbox/failures", json={"rate_limits": False}, timeout=30)
         for start in range(0, len(seed), 2000):
-            control.post(f"{url}/_sandbox/seed", json={"items": seed[start : start + 2000]},
-                         timeout=60).raise_for_status()  # fmt: skip
+            control.post(
+                f"{url}/_sandbox/seed", json={"items": seed[start : start + 2000]}, timeout=60
+            ).raise_for_status()
         rng = random.Random(7)
         items = [PushItem(key=i, quantity=rng.randint(1, 50), **a) for i, a in enumerate(item_args)]
         connector = connector_class(name)(base_url=url, credentials=credentials, settings=settings)
@@ -120,10 +126,18 @@ def bench(name, n):
     auth = sum(1 for e in connector.exchanges if e.purpose not in ("read", "write"))
     batches = math.ceil(len(items) / caps.batch_max)
     bound = batches * (2 if caps.writes == "delta" else 1) + auth
-    print(f"{name}: {len(items):,} updates in {elapsed:.1f} s, {total:,} requests ({auth} "
-          f"one-off), batch maximum {caps.batch_max}, writes {caps.writes}")  # fmt: skip
-    return {"platform": name, "updates": len(items), "requests": total, "auth": auth,
-            "bound": bound, "rate": len(items) / elapsed}  # fmt: skip
+    print(
+        f"{name}: {len(items):,} updates in {elapsed:.1f} s, {total:,} requests ({auth} "
+        f"one-off), batch maximum {caps.batch_max}, writes {caps.writes}"
+    )
+    return {
+        "platform": name,
+        "updates": len(items),
+        "requests": total,
+        "auth": auth,
+        "bound": bound,
+        "rate": len(items) / elapsed,
+    }
 
 
 if __name__ == "__main__":

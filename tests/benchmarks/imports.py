@@ -42,8 +42,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--rows", default="10000,100000", help="file sizes, comma-separated")
-    parser.add_argument("--plain-rows", default=None, help="sizes for the plain resource "
-                        "(default: --rows; it runs at about 2,000 rows/s)")  # fmt: skip
+    parser.add_argument(
+        "--plain-rows",
+        default=None,
+        help="sizes for the plain resource (default: --rows; it runs at about 2,000 rows/s)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.plain_rows = args.plain_rows if args.plain_rows is not None else args.rows
@@ -51,8 +54,13 @@ def main():
         return child(args)
     status = 0
     for backend in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0",
-               "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "0"}  # fmt: skip
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "testserver",
+            "SECURE_SSL_REDIRECT": "0",
+        }
         env.pop("REDIS_URL", None)
         with tempfile.TemporaryDirectory() as tmp:
             env["VAR_DIR"] = tmp
@@ -62,8 +70,16 @@ def main():
                 env["DATABASE_URL"] = fresh_postgres(
                     os.environ.get("DATABASE_URL") or DEFAULT_PG, "inventory_bench_imports"
                 )
-            cmd = [sys.executable, "-m", "tests.benchmarks.imports", "--child", "--rows",
-                   args.rows, "--plain-rows", args.plain_rows]  # fmt: skip
+            cmd = [
+                sys.executable,
+                "-m",
+                "tests.benchmarks.imports",
+                "--child",
+                "--rows",
+                args.rows,
+                "--plain-rows",
+                args.plain_rows,
+            ]
             status |= subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
     return status
 
@@ -96,18 +112,27 @@ def child(args):
         ]
         recount = sorted(recounts, key=lambda r: r["seconds"])[1]
         report(n, "project: recount, every row changed (median of 3)", recount)
-        report(n, "project: recount, no row changed",
-               measure(project_import, count_file(n, f"P{n}-", 12), f"P{n}-.csv"))  # fmt: skip
+        report(
+            n,
+            "project: recount, no row changed",
+            measure(project_import, count_file(n, f"P{n}-", 12), f"P{n}-.csv"),
+        )
         if n in plain_sizes:
             plain = measure(plain_import, count_file(n, f"Q{n}-", quantity=5), "plain.csv")
             report(n, "plain ModelResource: first count", plain)
-            print(f"  {'':>8}  project / plain: {plain['seconds'] / first['seconds']:.1f}x "
-                  "the rows per second", flush=True)  # fmt: skip
+            print(
+                f"  {'':>8}  project / plain: {plain['seconds'] / first['seconds']:.1f}x "
+                "the rows per second",
+                flush=True,
+            )
         if n == 100_000:
             verdicts += [first["seconds"] < 5, recount["seconds"] < 5]
     preview = measure(admin_preview, count_file(10_000, "P10000-", 7), "admin.csv")
-    print(f"  admin preview of a 10,000-row file (upload, check, job page): "
-          f"{preview['seconds']:.2f} s, peak {preview['peak_mb']:.0f} MB", flush=True)  # fmt: skip
+    print(
+        f"  admin preview of a 10,000-row file (upload, check, job page): "
+        f"{preview['seconds']:.2f} s, peak {preview['peak_mb']:.0f} MB",
+        flush=True,
+    )
     verdicts.append(preview["seconds"] < 5)
     print(f"  verdict: {'all targets met' if all(verdicts) else 'a target is missed (see above)'}")
     return 0
@@ -172,8 +197,11 @@ def _rss_mb():
 
 
 def report(n, label, outcome):
-    print(f"  {n:>8,}  {label:<52} {outcome['seconds']:>8.2f} {n / outcome['seconds']:>9,.0f}  "
-          f"{outcome['peak_mb']:.0f} MB (+{outcome['above_mb']:.0f})", flush=True)  # fmt: skip
+    print(
+        f"  {n:>8,}  {label:<52} {outcome['seconds']:>8.2f} {n / outcome['seconds']:>9,.0f}  "
+        f"{outcome['peak_mb']:.0f} MB (+{outcome['above_mb']:.0f})",
+        flush=True,
+    )
 
 
 def project_import(data, name):

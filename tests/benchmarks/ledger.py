@@ -51,8 +51,16 @@ def main():
                 env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
             else:
                 env["DATABASE_URL"] = fresh_postgres(os.environ.get("DATABASE_URL") or DEFAULT_PG)
-            cmd = [sys.executable, "-m", "tests.benchmarks.ledger", "--child",
-                   "--ops", str(args.ops), "--batch", str(args.batch)]  # fmt: skip
+            cmd = [
+                sys.executable,
+                "-m",
+                "tests.benchmarks.ledger",
+                "--child",
+                "--ops",
+                str(args.ops),
+                "--batch",
+                str(args.batch),
+            ]
             status |= subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
     return status
 
@@ -133,13 +141,17 @@ def raw_floor(hot, location_id, ops):
     pg = connection.vendor == "postgresql"
     mark = "%s" if pg else "?"
     level, ledger = StockLevel._meta.db_table, StockTransaction._meta.db_table
-    select = (f"SELECT id, on_hand, allocated FROM {level} WHERE variant_id = {mark} "
-              f"AND location_id = {mark}{' FOR UPDATE' if pg else ''}")  # fmt: skip
+    select = (
+        f"SELECT id, on_hand, allocated FROM {level} WHERE variant_id = {mark} "
+        f"AND location_id = {mark}{' FOR UPDATE' if pg else ''}"
+    )
     update = f"UPDATE {level} SET on_hand = {mark} WHERE id = {mark}"
-    insert = (f"INSERT INTO {ledger} (movement_id, line, variant_id, location_id, action, "
-              "quantity, on_hand_change, allocated_change, on_hand_after, allocated_after, "
-              f"created_at) VALUES ({mark}, 1, {mark}, {mark}, 'decrement', 1, -1, 0, {mark}, "
-              f"{mark}, {mark})")  # fmt: skip
+    insert = (
+        f"INSERT INTO {ledger} (movement_id, line, variant_id, location_id, action, "
+        "quantity, on_hand_change, allocated_change, on_hand_after, allocated_after, "
+        f"created_at) VALUES ({mark}, 1, {mark}, {mark}, 'decrement', 1, -1, 0, {mark}, "
+        f"{mark}, {mark})"
+    )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     cursor = raw.cursor()
     if pg:
@@ -167,8 +179,9 @@ def service_sequential(hot, location_id, ops):
 
     start = time.perf_counter()
     for i in range(ops):
-        line = StockLine(action="decrement", quantity=1, variant_id=hot[i % len(hot)],
-                         location_id=location_id)  # fmt: skip
+        line = StockLine(
+            action="decrement", quantity=1, variant_id=hot[i % len(hot)], location_id=location_id
+        )
         stock_apply(lines=[line], source=Source.COMMAND)
     return time.perf_counter() - start
 
@@ -187,8 +200,12 @@ def _writer(seed, hot, location_id, ops, queue):
     for _ in range(ops):
         variant_id = rng.choice(hot)
         action = rng.choice(["increment", "decrement", "allocate", "deallocate"])
-        line = StockLine(action=action, quantity=rng.randint(1, 3), variant_id=variant_id,
-                         location_id=location_id)  # fmt: skip
+        line = StockLine(
+            action=action,
+            quantity=rng.randint(1, 3),
+            variant_id=variant_id,
+            location_id=location_id,
+        )
         try:
             stock_apply(lines=[line], source=Source.COMMAND)
             accepted.append((variant_id, action, line.quantity))
@@ -211,8 +228,10 @@ def concurrent_writers(hot, location_id, ops, writers):
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     per = ops // writers
-    procs = [ctx.Process(target=_writer, args=(seed, hot, location_id, per, queue))
-             for seed in range(writers)]  # fmt: skip
+    procs = [
+        ctx.Process(target=_writer, args=(seed, hot, location_id, per, queue))
+        for seed in range(writers)
+    ]
     start = time.perf_counter()
     for p in procs:
         p.start()
@@ -238,15 +257,18 @@ def concurrent_writers(hot, location_id, ops, writers):
         "variant_id", "on_hand", "allocated"
     ):
         if variant_id in expected_on_hand and (on_hand, allocated) != (
-            expected_on_hand[variant_id], expected_alloc[variant_id],
-        ):  # fmt: skip
+            expected_on_hand[variant_id],
+            expected_alloc[variant_id],
+        ):
             lost += 1
     mismatches = len(ledger_mismatches())
     report(
         f"service, {writers} concurrent writers on {len(hot)} hot levels", per * writers, elapsed
     )
-    print(f"  lost updates: {lost} levels off, {mismatches} levels differ from the ledger "
-          f"({refused:,} operations refused by the rules, as expected)")  # fmt: skip
+    print(
+        f"  lost updates: {lost} levels off, {mismatches} levels differ from the ledger "
+        f"({refused:,} operations refused by the rules, as expected)"
+    )
     return lost + mismatches
 
 
@@ -262,8 +284,9 @@ def batches(location_id, size):
     fresh = Location.objects.create(code="WH2", name="Second warehouse")
 
     def batch(loc):
-        lines = [StockLine(action="increment", quantity=5, variant_id=v, location_id=loc)
-                 for v in ids]  # fmt: skip
+        lines = [
+            StockLine(action="increment", quantity=5, variant_id=v, location_id=loc) for v in ids
+        ]
         start = time.perf_counter()
         stock_apply(lines=lines, source=Source.IMPORT, reference="bench batch")
         return time.perf_counter() - start

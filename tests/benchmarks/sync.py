@@ -45,8 +45,13 @@ def main():
     from tests.benchmarks.ledger import DEFAULT_PG, fresh_postgres
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0",
-               "VAR_DIR": tmp, "SYNC_SWEEP_AFTER": "5"}  # fmt: skip
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "0",
+            "VAR_DIR": tmp,
+            "SYNC_SWEEP_AFTER": "5",
+        }
         if args.backend == "sqlite":
             env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
         else:
@@ -63,7 +68,7 @@ def main():
             "--steady",
             str(args.steady),
         ]
-        return subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode  # fmt: skip
+        return subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
 
 
 def child(args):
@@ -83,8 +88,10 @@ def child(args):
             procs += [start_worker() for _ in range(2)]
             started = time.perf_counter()
             wait_converged(timeout=600)
-            print(f"first push of {args.variants * 5:,} listings: "
-                  f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+            print(
+                f"first push of {args.variants * 5:,} listings: "
+                f"{time.perf_counter() - started:.1f} s"
+            )
             burst(channels, args)
             steady(channels, args)
     finally:
@@ -102,10 +109,21 @@ def start_sandboxes():
 
     procs = []
     for i, name in enumerate(PLATFORMS):
-        procs.append(subprocess.Popen(
-            [sys.executable, "manage.py", "sandbox", "--platform", name, "--port", str(PORT + i)],
-            cwd=ROOT, stdout=subprocess.DEVNULL,
-        ))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "sandbox",
+                    "--platform",
+                    name,
+                    "--port",
+                    str(PORT + i),
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+            )
+        )
     for i in range(len(PLATFORMS)):
         url = f"http://127.0.0.1:{PORT + i}"
         wait_for_sandbox(url)
@@ -116,8 +134,10 @@ def start_sandboxes():
 def start_worker():
     return subprocess.Popen(
         [sys.executable, "manage.py", "rqworker", "sync", "--with-scheduler"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def build_catalog(n_variants):
@@ -135,9 +155,13 @@ def build_catalog(n_variants):
         (Variant(product=product, sku=f"B-{i:05d}") for i in range(n_variants)), batch_size=2000
     )
     variants = list(Variant.objects.order_by("pk"))
-    stock_apply(lines=[StockLine(action="count", quantity=500, variant_id=v.pk,
-                                 location_id=wh.pk) for v in variants],
-                source=Source.SYSTEM)  # fmt: skip
+    stock_apply(
+        lines=[
+            StockLine(action="count", quantity=500, variant_id=v.pk, location_id=wh.pk)
+            for v in variants
+        ],
+        source=Source.SYSTEM,
+    )
     channels = []
     for i, name in enumerate(PLATFORMS):
         credentials, settings = demo.DEMO[name]
@@ -149,16 +173,21 @@ def build_catalog(n_variants):
         listings = []
         for v in variants:
             parent, remote = demo.remote_ids(name, v)
-            listings.append(Listing(channel=channel, variant=v, remote_id=remote,
-                                    remote_parent_id=parent))  # fmt: skip
+            listings.append(
+                Listing(channel=channel, variant=v, remote_id=remote, remote_parent_id=parent)
+            )
         Listing.objects.bulk_create(listings, batch_size=2000)
-        items = [demo._seed_item(name, listing) for listing in
-                 channel.listings.select_related("variant")]  # fmt: skip
+        items = [
+            demo._seed_item(name, listing) for listing in channel.listings.select_related("variant")
+        ]
         if name == "zettle":
             items = demo._group_zettle(items)
         for start in range(0, len(items), 2000):
-            requests.post(f"{channel.base_url}/_sandbox/seed",
-                          json={"items": items[start : start + 2000]}, timeout=60)  # fmt: skip
+            requests.post(
+                f"{channel.base_url}/_sandbox/seed",
+                json={"items": items[start : start + 2000]},
+                timeout=60,
+            )
         channels.append(channel)
     request_sync([c.pk for c in channels])
     return channels
@@ -178,8 +207,10 @@ def wait_converged(timeout):
 def requests_total(channels):
     import requests
 
-    return {c.name: requests.get(f"{c.base_url}/_sandbox/health", timeout=5).json()[
-        "requests_total"] for c in channels}  # fmt: skip
+    return {
+        c.name: requests.get(f"{c.base_url}/_sandbox/health", timeout=5).json()["requests_total"]
+        for c in channels
+    }
 
 
 def burst(channels, args):
@@ -198,39 +229,55 @@ def burst(channels, args):
         v = rng.choice(ids)
         changed.add(v)
         action = rng.choice(["increment", "decrement"])
-        stock_apply(lines=[StockLine(action=action, quantity=rng.randint(1, 3), variant_id=v,
-                                     location_id=wh.pk)], source=Source.ADMIN)  # fmt: skip
+        stock_apply(
+            lines=[
+                StockLine(
+                    action=action, quantity=rng.randint(1, 3), variant_id=v, location_id=wh.pk
+                )
+            ],
+            source=Source.ADMIN,
+        )
     last_change = time.perf_counter()
     done = wait_converged(timeout=600)
     after = requests_total(channels)
     took = last_change - started
     # Variants whose changes cancelled out end where they began: their channels need nothing.
     moved = {
-        v for v, q in StockLevel.objects.filter(location=wh).values_list("variant_id", "on_hand")
+        v
+        for v, q in StockLevel.objects.filter(location=wh).values_list("variant_id", "on_hand")
         if v in changed and q != on_hand[v]
-    }  # fmt: skip
-    print(f"\nburst: {args.changes:,} changes over {len(changed):,} variants in {took:.1f} s "
-          f"({args.changes / took:,.0f}/s); {len(moved):,} of them end elsewhere")  # fmt: skip
+    }
+    print(
+        f"\nburst: {args.changes:,} changes over {len(changed):,} variants in {took:.1f} s "
+        f"({args.changes / took:,.0f}/s); {len(moved):,} of them end elsewhere"
+    )
     print(f"  converged {done - last_change:.1f} s after the last change (target < 30 s)")
     total_sent = total_min = 0
     for c in channels:
-        caps = connector_class(c.platform)(base_url=c.base_url, credentials=c.credentials,
-                                           settings=c.settings).capabilities  # fmt: skip
+        caps = connector_class(c.platform)(
+            base_url=c.base_url, credentials=c.credentials, settings=c.settings
+        ).capabilities
         writes = math.ceil(len(moved) / caps.batch_max)
         minimum = writes + (math.ceil(len(moved) / 100) if caps.writes == "delta" else 0)
         sent = after[c.name] - before[c.name]
         total_sent, total_min = total_sent + sent, total_min + minimum
-        print(f"  {c.name:<12} requests {sent:>7,}  minimum {minimum:>7,}  "
-              f"({sent / minimum - 1:+.1%})")  # fmt: skip
+        print(
+            f"  {c.name:<12} requests {sent:>7,}  minimum {minimum:>7,}  "
+            f"({sent / minimum - 1:+.1%})"
+        )
     from django.db.models import Count
 
     from connectors.models import PushRecord
 
     mix = PushRecord.objects.values("channel__name", "purpose", "outcome").annotate(n=Count("id"))
-    print("  push records:", ", ".join(
-        f"{r['channel__name']} {r['purpose']}/{r['outcome']} {r['n']}" for r in mix))  # fmt: skip
-    print(f"  all channels: {total_sent:,} requests, minimum {total_min:,} "
-          f"({total_sent / total_min - 1:+.1%}; target within 5%)")  # fmt: skip
+    print(
+        "  push records:",
+        ", ".join(f"{r['channel__name']} {r['purpose']}/{r['outcome']} {r['n']}" for r in mix),
+    )
+    print(
+        f"  all channels: {total_sent:,} requests, minimum {total_min:,} "
+        f"({total_sent / total_min - 1:+.1%}; target within 5%)"
+    )
 
 
 def steady(channels, args):
@@ -249,27 +296,37 @@ def steady(channels, args):
     for n in range(50 * args.steady):
         time.sleep(max(0.0, start + n * period - time.perf_counter()))
         v = rng.choice(ids)
-        stock_apply(lines=[StockLine(action="increment", quantity=1, variant_id=v,
-                                     location_id=wh.pk)], source=Source.ADMIN)  # fmt: skip
+        stock_apply(
+            lines=[StockLine(action="increment", quantity=1, variant_id=v, location_id=wh.pk)],
+            source=Source.ADMIN,
+        )
         commits.append((v, timezone.now()))
     wait_converged(timeout=120)
     latencies = []
     for variant_id, committed in commits:
         for c in channels:
             first = (
-                PushRecord.objects.filter(channel=c, purpose="write", outcome="ok",
-                                          created_at__gte=committed,
-                                          listings__variant_id=variant_id)
-                .order_by("created_at").values_list("created_at", flat=True).first()
-            )  # fmt: skip
+                PushRecord.objects.filter(
+                    channel=c,
+                    purpose="write",
+                    outcome="ok",
+                    created_at__gte=committed,
+                    listings__variant_id=variant_id,
+                )
+                .order_by("created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
             if first is not None:
                 latencies.append((first - committed).total_seconds())
     latencies.sort()
     p50 = statistics.median(latencies)
     p95 = latencies[int(len(latencies) * 0.95) - 1]
-    print(f"\nsteady: {len(commits):,} changes at 50/s; commit-to-confirmation over "
-          f"{len(latencies):,} (change, channel) pairs: p50 {p50:.2f} s, p95 {p95:.2f} s "
-          "(target p95 < 2 s)")  # fmt: skip
+    print(
+        f"\nsteady: {len(commits):,} changes at 50/s; commit-to-confirmation over "
+        f"{len(latencies):,} (change, channel) pairs: p50 {p50:.2f} s, p95 {p95:.2f} s "
+        "(target p95 < 2 s)"
+    )
 
 
 if __name__ == "__main__":

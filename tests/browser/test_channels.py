@@ -52,9 +52,12 @@ def shop(make, highlevel_server, sync_queue):
     sandbox.control("POST", "reset")
     sandbox.seed(items=[{"priceId": PRICE_ID, "availableQuantity": 0}])
     channel = Channel.objects.create(
-        name="Webshop", platform="highlevel", base_url=sandbox.url,
-        credentials={"token": "pit-hl-sandbox-token"}, settings={"location_id": HL_LOCATION},
-    )  # fmt: skip
+        name="Webshop",
+        platform="highlevel",
+        base_url=sandbox.url,
+        credentials={"token": "pit-hl-sandbox-token"},
+        settings={"location_id": HL_LOCATION},
+    )
     channel.locations.set([wh])
     Listing.objects.create(channel=channel, variant=tee, remote_id=PRICE_ID)
     # Setting the locations also schedules a second push a few seconds on (for other

@@ -37,21 +37,30 @@ def sandboxes():
 
 
 def line(action, sku, quantity, location, to_location=None):
-    return StockLine(action=action, quantity=quantity, sku=sku, location=location,
-                     to_location=to_location)  # fmt: skip
+    return StockLine(
+        action=action, quantity=quantity, sku=sku, location=location, to_location=to_location
+    )
 
 
 def sale(clerk, receipt, *items):
     """A till receipt at the store: (sku, quantity) pairs."""
-    stock_apply(lines=[line("decrement", sku, q, "STORE") for sku, q in items],
-                source=Source.ADMIN, reason="Sale", reference=f"POS receipt {receipt}",
-                user=clerk)  # fmt: skip
+    stock_apply(
+        lines=[line("decrement", sku, q, "STORE") for sku, q in items],
+        source=Source.ADMIN,
+        reason="Sale",
+        reference=f"POS receipt {receipt}",
+        user=clerk,
+    )
 
 
 def restock(clerk, *items):
     """The shop floor refilled from the warehouse: (sku, quantity) pairs."""
-    stock_apply(lines=[line("move", sku, q, "WH1", "STORE") for sku, q in items],
-                source=Source.ADMIN, reason="Restock shop floor", user=clerk)  # fmt: skip
+    stock_apply(
+        lines=[line("move", sku, q, "WH1", "STORE") for sku, q in items],
+        source=Source.ADMIN,
+        reason="Restock shop floor",
+        user=clerk,
+    )
 
 
 @pytest.fixture
@@ -86,8 +95,9 @@ def demo(make, roles, sandboxes, sync_queue):
     sale(clerk, 1044, (SKU, 3), ("TEE-M-WHI", 2))
     sale(clerk, 1045, (SKU, 1), ("MUG-GRE", 2))
     counted = [line("count", SKU, 21, "WH1"), line("count", "BOWL-LAR", 4, "WH1")]
-    stock_apply(lines=counted, source=Source.ADMIN, reason="Cycle count", reference="Aisle 3",
-                user=clerk)  # fmt: skip
+    stock_apply(
+        lines=counted, source=Source.ADMIN, reason="Cycle count", reference="Aisle 3", user=clerk
+    )
     sale(clerk, 1046, (SKU, 2))
     drain()
 
@@ -140,8 +150,13 @@ def test_a_tour_of_the_main_pages_on_demo_data(page, login, shoot, demo):
     explained = page.locator("table.channel-quantities tbody tr")
     expect(explained).to_have_count(5)
     # 23 available: Webflow keeps a buffer of one, and paused Zettle has not had the last sale.
-    confirmed = {"Demo elasticpath": 23, "Demo highlevel": 23, "Demo unicommerce": 23,
-                 "Demo webflow": 22, "Demo zettle": 24}  # fmt: skip
+    confirmed = {
+        "Demo elasticpath": 23,
+        "Demo highlevel": 23,
+        "Demo unicommerce": 23,
+        "Demo webflow": 22,
+        "Demo zettle": 24,
+    }
     for name, quantity in confirmed.items():
         row = explained.filter(has_text=name)
         expect(row).to_contain_text(f"last confirmed {quantity} at")

@@ -20,9 +20,12 @@ def shop(make):
     )
     make.stock(tee, wh, 10)
     channel = Channel.objects.create(
-        name="Webshop", platform="highlevel", base_url="http://127.0.0.1:9",
-        credentials={"token": "pit-hl-sandbox-token"}, settings={"location_id": HL_LOCATION},
-    )  # fmt: skip
+        name="Webshop",
+        platform="highlevel",
+        base_url="http://127.0.0.1:9",
+        credentials={"token": "pit-hl-sandbox-token"},
+        settings={"location_id": HL_LOCATION},
+    )
     return tee, wh, channel
 
 
@@ -30,9 +33,11 @@ def post_form(page, url, data):
     """POST a form from the logged-in browser context, with its CSRF token."""
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     return page.request.post(
-        url, form={"csrfmiddlewaretoken": token, **data}, headers={"Referer": page.url},
+        url,
+        form={"csrfmiddlewaretoken": token, **data},
+        headers={"Referer": page.url},
         max_redirects=0,
-    )  # fmt: skip
+    )
 
 
 def test_a_viewer_sees_pages_but_can_change_nothing(page, login, shop):
@@ -66,11 +71,17 @@ def test_a_viewer_sees_pages_but_can_change_nothing(page, login, shop):
     assert page.goto(adjust_url).status == 403
     assert page.goto("/admin/inventory/stocklevel/import/").status == 403
     page.goto(change_url)
-    refused = post_form(page, adjust_url, {"apply": "1", "operation": "increment",
-                                           "location": wh.pk, "quantity": "5"})  # fmt: skip
+    refused = post_form(
+        page,
+        adjust_url,
+        {"apply": "1", "operation": "increment", "location": wh.pk, "quantity": "5"},
+    )
     assert refused.status == 403
-    refused = post_form(page, change_url, {"product": tee.product_id, "sku": "HACKED",
-                                           "name": "changed", "options": "{}"})  # fmt: skip
+    refused = post_form(
+        page,
+        change_url,
+        {"product": tee.product_id, "sku": "HACKED", "name": "changed", "options": "{}"},
+    )
     assert refused.status == 403
     assert Variant.objects.get(pk=tee.pk).sku == "TEE-BLA-M"
     assert StockLevel.objects.get(variant=tee, location=wh).on_hand == 10

@@ -18,8 +18,7 @@ from inventory.services import StockLine, stock_apply
 pytestmark = pytest.mark.django_db
 
 INDEX = "/admin/"
-SECTIONS = ("dashboard-locations", "dashboard-reorder", "dashboard-channels",
-            "dashboard-movements")  # fmt: skip
+SECTIONS = ("dashboard-locations", "dashboard-reorder", "dashboard-channels", "dashboard-movements")
 
 
 def login(client, make, username, **kwargs):
@@ -44,25 +43,41 @@ def shop(make):
     make.stock(unset, store, 0)  # a level at zero, no reorder point
     make.stock(free, store, 0)  # untracked: never "out", never to reorder
     live = Channel.objects.create(
-        name="Webshop", platform="highlevel", base_url="http://127.0.0.1:1", mode="live",
+        name="Webshop",
+        platform="highlevel",
+        base_url="http://127.0.0.1:1",
+        mode="live",
         last_success_at=timezone.now(),
-    )  # fmt: skip
+    )
     broken = Channel.objects.create(
-        name="Marketplace", platform="unicommerce", base_url="http://127.0.0.1:2",
-        mode="shadow", last_error="HTTP 503 from the API", last_error_at=timezone.now(),
+        name="Marketplace",
+        platform="unicommerce",
+        base_url="http://127.0.0.1:2",
+        mode="shadow",
+        last_error="HTTP 503 from the API",
+        last_error_at=timezone.now(),
         circuit_open_until=timezone.now() + timedelta(minutes=5),
-    )  # fmt: skip
+    )
     for n, variant in enumerate((at_point, above, unset)):
         Listing.objects.create(channel=live, variant=variant, remote_id=f"w{n}")  # pending
-        Listing.objects.create(channel=broken, variant=variant, remote_id=f"m{n}",
-                               pending_since=None, status="ok")  # fmt: skip
+        Listing.objects.create(
+            channel=broken, variant=variant, remote_id=f"m{n}", pending_since=None, status="ok"
+        )
     Listing.objects.filter(channel=broken, variant=above).update(status="failed")
     stock_apply(
         lines=[StockLine(action="increment", quantity=1, variant_id=above.pk, location_id=wh.pk)],
-        source=Source.ADMIN, reason="goods received", reference="PO-4711",
-    )  # fmt: skip
-    return {"wh": wh, "store": store, "at_point": at_point, "above": above, "live": live,
-            "broken": broken}  # fmt: skip
+        source=Source.ADMIN,
+        reason="goods received",
+        reference="PO-4711",
+    )
+    return {
+        "wh": wh,
+        "store": store,
+        "at_point": at_point,
+        "above": above,
+        "live": live,
+        "broken": broken,
+    }
 
 
 def test_stock_on_hand_and_available_by_location(client, make, shop):
@@ -72,10 +87,20 @@ def test_stock_on_hand_and_available_by_location(client, make, shop):
 
     rows = {loc.code: totals for loc, totals in response.context["locations"]}
     # WH1: AT-POINT 4, ABOVE 6 + 1; STORE: AT-POINT 3 (2 allocated), NO-POINT 0, DIGITAL 0.
-    assert rows["WH1"] == {"on_hand_total": 11, "allocated_total": 0, "available_total": 11,
-                           "skus": 2, "out": 0}  # fmt: skip
-    assert rows["STORE"] == {"on_hand_total": 3, "allocated_total": 2, "available_total": 1,
-                             "skus": 3, "out": 1}  # fmt: skip
+    assert rows["WH1"] == {
+        "on_hand_total": 11,
+        "allocated_total": 0,
+        "available_total": 11,
+        "skus": 2,
+        "out": 0,
+    }
+    assert rows["STORE"] == {
+        "on_hand_total": 3,
+        "allocated_total": 2,
+        "available_total": 1,
+        "skus": 3,
+        "out": 1,
+    }
     assert response.context["location_totals"]["available_total"] == 12
     html = response.content.decode()
     levels = reverse("admin:inventory_stocklevel_changelist")
@@ -113,10 +138,11 @@ def test_channel_health_counts_pending_and_failed_listings(client, make, shop):
 
     response = client.get(INDEX)
 
-    health = {c.name: (c.mode, c.n_pending, c.n_failed, circuit)
-              for c, circuit in response.context["channels"]}  # fmt: skip
-    assert health == {"Webshop": ("live", 3, 0, "closed"),
-                      "Marketplace": ("shadow", 0, 1, "open")}  # fmt: skip
+    health = {
+        c.name: (c.mode, c.n_pending, c.n_failed, circuit)
+        for c, circuit in response.context["channels"]
+    }
+    assert health == {"Webshop": ("live", 3, 0, "closed"), "Marketplace": ("shadow", 0, 1, "open")}
     html = response.content.decode()
     assert reverse("admin:connectors_channel_change", args=[shop["broken"].pk]) in html
     assert "HTTP 503 from the API" in html
@@ -173,8 +199,12 @@ def _grow(make, n):
     channels = list(Channel.objects.all())
     for i in range(n):
         variant = make.variant(reorder_point=10 if i % 2 else None)
-        lines = [StockLine(action="increment", quantity=5 + i % 10, variant_id=variant.pk,
-                           location_id=loc.pk) for loc in locations]  # fmt: skip
+        lines = [
+            StockLine(
+                action="increment", quantity=5 + i % 10, variant_id=variant.pk, location_id=loc.pk
+            )
+            for loc in locations
+        ]
         stock_apply(lines=lines, source=Source.SYSTEM, reason="grow")
         for channel in channels:
             Listing.objects.create(channel=channel, variant=variant, remote_id=f"g{variant.pk}")

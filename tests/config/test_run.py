@@ -111,8 +111,12 @@ def test_ctrl_c_stops_web_worker_cron_and_the_embedded_redis_cleanly(tmp_path):
     with out.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "manage.py", "run", "--no-sandboxes", "--addr", addr],
-            cwd=BASE, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            cwd=BASE,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while "Ctrl-C stops everything" not in out.read_text():
@@ -149,8 +153,12 @@ def test_run_refuses_to_start_on_a_port_another_program_holds(tmp_path):
         addr = f"127.0.0.1:{other.getsockname()[1]}"
         proc = subprocess.run(
             [sys.executable, "manage.py", "run", "--no-sandboxes", "--no-worker", "--addr", addr],
-            cwd=BASE, env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            cwd=BASE,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert proc.returncode == 1
     assert f"already in use by another program: {addr} (web)" in proc.stderr
     assert "--addr HOST:PORT" in proc.stderr

@@ -27,19 +27,27 @@ def manager(client, make):
 def channel(make, running_highlevel):
     wh = make.location("WH1")
     channel = Channel.objects.create(
-        name="HL shop", platform="highlevel", base_url=running_highlevel.url,
-        credentials={"token": TOKEN}, settings={"location_id": LOCATION},
-    )  # fmt: skip
+        name="HL shop",
+        platform="highlevel",
+        base_url=running_highlevel.url,
+        credentials={"token": TOKEN},
+        settings={"location_id": LOCATION},
+    )
     channel.locations.set([wh])
     return channel
 
 
 def channel_form(**overrides):
     data = {
-        "name": "Webshop", "platform": "highlevel", "base_url": "http://127.0.0.1:8101",
-        "mode": "live", "settings": json.dumps({"location_id": LOCATION}), "buffer": 0,
-        "zero_out_threshold": 0, "credential_token": TOKEN,
-    }  # fmt: skip
+        "name": "Webshop",
+        "platform": "highlevel",
+        "base_url": "http://127.0.0.1:8101",
+        "mode": "live",
+        "settings": json.dumps({"location_id": LOCATION}),
+        "buffer": 0,
+        "zero_out_threshold": 0,
+        "credential_token": TOKEN,
+    }
     data.update(overrides)
     return data
 
@@ -60,9 +68,13 @@ def test_a_manager_creates_a_channel_and_the_credentials_are_never_shown_back(ma
 
 def test_a_blank_credential_keeps_the_stored_one(manager, channel):
     url = reverse("admin:connectors_channel_change", args=[channel.pk])
-    data = channel_form(name="HL shop", credential_token="", buffer=3,
-                        base_url=channel.base_url,
-                        locations=list(channel.locations.values_list("pk", flat=True)))  # fmt: skip
+    data = channel_form(
+        name="HL shop",
+        credential_token="",
+        buffer=3,
+        base_url=channel.base_url,
+        locations=list(channel.locations.values_list("pk", flat=True)),
+    )
     assert manager.post(url, data).status_code == 302
     channel.refresh_from_db()
     assert (channel.credentials, channel.buffer) == ({"token": TOKEN}, 3)
@@ -86,8 +98,9 @@ def test_each_credential_field_says_which_platform_uses_it_and_as_what(manager):
 
 
 def test_nobody_edits_or_deletes_a_push_record(client, make, channel):
-    record = PushRecord.objects.create(channel=channel, purpose="write", method="POST",
-                                       url=channel.base_url, status=201)  # fmt: skip
+    record = PushRecord.objects.create(
+        channel=channel, purpose="write", method="POST", url=channel.base_url, status=201
+    )
     make.user("root", superuser=True)
     client.login(username="root", password="pw-for-tests-1")
     page = client.get(reverse("admin:connectors_pushrecord_change", args=[record.pk]))
@@ -104,17 +117,20 @@ def test_nobody_edits_or_deletes_a_push_record(client, make, channel):
 
 def test_test_connection_reports_success_and_failure(manager, channel):
     changelist = reverse("admin:connectors_channel_changelist")
-    ok = manager.post(changelist, {"action": "test_connection", "_selected_action": [channel.pk]},
-                      follow=True)  # fmt: skip
+    ok = manager.post(
+        changelist, {"action": "test_connection", "_selected_action": [channel.pk]}, follow=True
+    )
     assert "HL shop: authenticated" in ok.content.decode()
     Channel.objects.filter(pk=channel.pk).update(credentials={"token": "pit-wrong"})
-    bad = manager.post(changelist, {"action": "test_connection", "_selected_action": [channel.pk]},
-                       follow=True)  # fmt: skip
+    bad = manager.post(
+        changelist, {"action": "test_connection", "_selected_action": [channel.pk]}, follow=True
+    )
     assert "HL shop: failed: highlevel refused the credentials (401)" in bad.content.decode()
 
 
-def test_push_records_are_browsable_with_pretty_json_and_filters(manager, channel, make,
-                                                                 running_highlevel):  # fmt: skip
+def test_push_records_are_browsable_with_pretty_json_and_filters(
+    manager, channel, make, running_highlevel
+):
     running_highlevel.seed(items=[{"priceId": "p1"}])
     Listing.objects.create(channel=channel, variant=make.variant("TEE"), remote_id="p1")
     sync.sync_channel_run(channel.pk, "test-run")
@@ -151,8 +167,9 @@ def test_a_viewer_sees_a_channel_without_any_credential_field(client, make, chan
 def test_push_records_filter_by_status_class_exact_status_and_purpose(manager):
     channel = Channel.objects.create(name="Shop", platform="highlevel", base_url="http://x.io")
     for purpose, status in (("write", 200), ("write", 503), ("read", 429), ("locations", None)):
-        PushRecord.objects.create(channel=channel, purpose=purpose, method="POST", url="/",
-                                  status=status, outcome="ok")  # fmt: skip
+        PushRecord.objects.create(
+            channel=channel, purpose=purpose, method="POST", url="/", status=status, outcome="ok"
+        )
     changelist = reverse("admin:connectors_pushrecord_changelist")
 
     def shown(**params):

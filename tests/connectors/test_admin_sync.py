@@ -21,10 +21,13 @@ def shop(make, running_highlevel):
     tee = make.variant("TEE")
     make.stock(tee, wh, 10)
     channel = Channel.objects.create(
-        name="HL shop", platform="highlevel", base_url=running_highlevel.url,
-        credentials={"token": "pit-hl-sandbox-token"}, settings={"location_id": LOCATION},
+        name="HL shop",
+        platform="highlevel",
+        base_url=running_highlevel.url,
+        credentials={"token": "pit-hl-sandbox-token"},
+        settings={"location_id": LOCATION},
         buffer=2,
-    )  # fmt: skip
+    )
     channel.locations.set([wh])
     running_highlevel.seed(items=[{"priceId": "p-tee", "availableQuantity": 0}])
     listing = Listing.objects.create(channel=channel, variant=tee, remote_id="p-tee")
@@ -131,8 +134,9 @@ def test_drift_resolutions_from_the_admin(client, make, shop):
     assert (drift.channel_quantity, drift.target) == (5, 8)
     changelist = reverse("admin:connectors_drift_changelist")
     assert client.get(changelist).status_code == 200
-    response = client.post(changelist, {"action": "accept_channels",
-                                        "_selected_action": [drift.pk]}, follow=True)  # fmt: skip
+    response = client.post(
+        changelist, {"action": "accept_channels", "_selected_action": [drift.pk]}, follow=True
+    )
     assert "1 drift(s) accepted as counts" in response.content.decode()
     drift.refresh_from_db()
     assert drift.resolution == "accepted"

@@ -36,8 +36,10 @@ class TestElasticPath(ConnectorContract):
         return {**CREDENTIALS, "client_secret": "not-the-secret"}
 
     def make_items(self, n, quantity=0):
-        return [PushItem(key=i, remote_id=product_id(i), quantity=quantity, sku=f"SKU-{i}")
-                for i in range(1, n + 1)]  # fmt: skip
+        return [
+            PushItem(key=i, remote_id=product_id(i), quantity=quantity, sku=f"SKU-{i}")
+            for i in range(1, n + 1)
+        ]
 
     def seed(self, sandbox, items, quantity):
         sandbox.seed(items=[{"id": i.remote_id, "available": quantity} for i in items])
@@ -174,8 +176,11 @@ class TestElasticPath(ConnectorContract):
         assert self.push(connector, items)[0].ok
 
         assert [(e.purpose, e.status) for e in connector.exchanges] == [
-            ("read", 401), ("auth", 200), ("read", 200), ("write", 200),
-        ]  # fmt: skip
+            ("read", 401),
+            ("auth", 200),
+            ("read", 200),
+            ("write", 200),
+        ]
         assert connector.exchanges[0].outcome == "auth"
         assert sandbox.auth_state["access_token"] not in ("", first_token)  # kept by the caller
         assert [r["path"] for r in sandbox.log() if r["path"] == "/oauth/access_token"] == [
@@ -192,8 +197,10 @@ class TestElasticPath(ConnectorContract):
         connector.exchanges.clear()
         self.push(connector, items)
         assert [(e.purpose, e.status) for e in connector.exchanges] == [
-            ("auth", 200), ("read", 200), ("write", 200),
-        ]  # fmt: skip
+            ("auth", 200),
+            ("read", 200),
+            ("write", 200),
+        ]
 
     def test_untracked_variants_get_a_large_quantity_read_back_as_untracked(self, sandbox):
         items = self.make_items(2)
@@ -240,16 +247,22 @@ class TestElasticPathMultiLocation(ConnectorContract):
         return {"location_slug": SLUG}
 
     def make_items(self, n, quantity=0):
-        return [PushItem(key=i, remote_id=product_id(i), quantity=quantity)
-                for i in range(1, n + 1)]  # fmt: skip
+        return [
+            PushItem(key=i, remote_id=product_id(i), quantity=quantity) for i in range(1, n + 1)
+        ]
 
     def seed(self, sandbox, items, quantity):
         sandbox.seed(
             locations=[{"slug": SLUG}, {"slug": "leeds"}],
-            items=[{"id": i.remote_id, "available": 2,
-                    "locations": {SLUG: {"available": quantity}, "leeds": {"available": 7}}}
-                   for i in items],
-        )  # fmt: skip
+            items=[
+                {
+                    "id": i.remote_id,
+                    "available": 2,
+                    "locations": {SLUG: {"available": quantity}, "leeds": {"available": 7}},
+                }
+                for i in items
+            ],
+        )
 
     def remote_quantity(self, sandbox, item):
         return sandbox.state()["stock"][item.remote_id]["locations"][SLUG]["available"]
@@ -271,8 +284,10 @@ class TestElasticPathMultiLocation(ConnectorContract):
         assert stock["available"] == 2 + 10 + 7
         calls = api_log(sandbox)
         assert [c["path"].rsplit("/", 1)[-1] for c in calls] == [
-            "multiple", "transactions", "transactions",
-        ]  # fmt: skip
+            "multiple",
+            "transactions",
+            "transactions",
+        ]
         assert all(c["headers"].get("Ep-Inventories-Multi-Location") == "true" for c in calls)
         assert calls[1]["body"]["data"] == {
             "type": "stock-transaction",
@@ -284,9 +299,10 @@ class TestElasticPathMultiLocation(ConnectorContract):
         items = self.make_items(1, quantity=4)
         sandbox.seed(
             locations=[{"slug": SLUG}],
-            items=[{"id": items[0].remote_id,
-                    "locations": {SLUG: {"available": 9, "allocated": 2}}}],
-        )  # fmt: skip
+            items=[
+                {"id": items[0].remote_id, "locations": {SLUG: {"available": 9, "allocated": 2}}}
+            ],
+        )
         sandbox.control("DELETE", "requests")
 
         assert self.push(self.connector(sandbox), items)[0].ok

@@ -28,8 +28,10 @@ class TestHighLevel(ConnectorContract):
         return {"location_id": LOCATION}
 
     def make_items(self, n, quantity=0):
-        return [PushItem(key=i, remote_id=f"price{i:020d}", quantity=quantity, sku=f"SKU-{i}")
-                for i in range(1, n + 1)]  # fmt: skip
+        return [
+            PushItem(key=i, remote_id=f"price{i:020d}", quantity=quantity, sku=f"SKU-{i}")
+            for i in range(1, n + 1)
+        ]
 
     def seed(self, sandbox, items, quantity):
         sandbox.seed(items=[{"priceId": i.remote_id, "availableQuantity": quantity} for i in items])
@@ -43,9 +45,10 @@ def test_a_private_integration_token_works_without_oauth(running_highlevel):
     sandbox = running_highlevel
     sandbox.seed(items=[{"priceId": "p1", "availableQuantity": 0}])
     connector = HighLevelConnector(
-        base_url=sandbox.url, credentials={"token": "pit-hl-sandbox-token"},
+        base_url=sandbox.url,
+        credentials={"token": "pit-hl-sandbox-token"},
         settings={"location_id": LOCATION},
-    )  # fmt: skip
+    )
     outcomes = connector.push_batch([PushItem(key=1, remote_id="p1", quantity=3)])
     assert outcomes[0].ok
     assert [e.purpose for e in connector.exchanges] == ["write"]
@@ -57,9 +60,10 @@ def test_untracked_variants_keep_selling(running_highlevel):
     sandbox = running_highlevel
     sandbox.seed(items=[{"priceId": "p1", "availableQuantity": 4}])
     connector = HighLevelConnector(
-        base_url=sandbox.url, credentials={"token": "pit-hl-sandbox-token"},
+        base_url=sandbox.url,
+        credentials={"token": "pit-hl-sandbox-token"},
         settings={"location_id": LOCATION},
-    )  # fmt: skip
+    )
     item = PushItem(key=1, remote_id="p1", quantity=None)
     connector.push_batch([item])
     row = sandbox.state()["locations"][LOCATION]["p1"]
@@ -72,9 +76,10 @@ def test_a_daily_quota_429_is_told_apart_from_a_burst(running_highlevel):
     sandbox.seed(items=[{"priceId": "p1"}])
     sandbox.control("POST", "seed", {"settings": {"daily_max": 1}})
     connector = HighLevelConnector(
-        base_url=sandbox.url, credentials={"token": "pit-hl-sandbox-token"},
+        base_url=sandbox.url,
+        credentials={"token": "pit-hl-sandbox-token"},
         settings={"location_id": LOCATION},
-    )  # fmt: skip
+    )
     connector.push_batch([PushItem(key=1, remote_id="p1", quantity=1)])
     with pytest.raises(RateLimited) as caught:
         connector.push_batch([PushItem(key=1, remote_id="p1", quantity=2)])

@@ -8,8 +8,9 @@ from connectors.quantities import channel_target
 
 
 def rules(**kw):
-    return SimpleNamespace(**{"buffer": 0, "percentage": None, "cap": None,
-                              "zero_out_threshold": 0, **kw})  # fmt: skip
+    return SimpleNamespace(
+        **{"buffer": 0, "percentage": None, "cap": None, "zero_out_threshold": 0, **kw}
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,8 @@ def test_untracked_variants_are_unlimited():
 
 def test_the_explanation_reads_from_stock_to_the_number_shown():
     target = channel_target(
-        rules(buffer=2, percentage=50), tracked=True,
+        rules(buffer=2, percentage=50),
+        tracked=True,
         available_by_location=[("WH1", 12), ("STORE", 3)],
-    )  # fmt: skip
+    )
     assert target.explanation == "available 12 at WH1 + 3 at STORE = 15 - buffer 2 = 13 x 50% = 6"

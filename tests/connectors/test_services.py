@@ -27,12 +27,20 @@ def shop(make, running_highlevel):
     make.stock(tee, wh, 10)
     make.stock(tee, store, 3)
     channel = Channel.objects.create(
-        name="HL shop", platform="highlevel", base_url=sandbox.url, credentials=dict(OAUTH),
-        settings={"location_id": LOCATION}, buffer=1,
-    )  # fmt: skip
+        name="HL shop",
+        platform="highlevel",
+        base_url=sandbox.url,
+        credentials=dict(OAUTH),
+        settings={"location_id": LOCATION},
+        buffer=1,
+    )
     channel.locations.set([wh, store])
-    sandbox.seed(items=[{"priceId": "price-tee", "availableQuantity": 0},
-                        {"priceId": "price-cap", "availableQuantity": 0}])  # fmt: skip
+    sandbox.seed(
+        items=[
+            {"priceId": "price-tee", "availableQuantity": 0},
+            {"priceId": "price-cap", "availableQuantity": 0},
+        ]
+    )
     tee_listing = Listing.objects.create(channel=channel, variant=tee, remote_id="price-tee")
     cap_listing = Listing.objects.create(channel=channel, variant=cap, remote_id="price-cap")
     return sandbox, channel, tee_listing, cap_listing

@@ -35,11 +35,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CONTRACTS = {
     c.platform: c()
     for c in (
-        test_highlevel.TestHighLevel, test_webflow.TestWebflow,
-        test_unicommerce.TestUnicommerce, test_elasticpath.TestElasticPath,
+        test_highlevel.TestHighLevel,
+        test_webflow.TestWebflow,
+        test_unicommerce.TestUnicommerce,
+        test_elasticpath.TestElasticPath,
         test_zettle.TestZettle,
     )
-}  # fmt: skip
+}
 N = 3  # variants listed on every channel
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,8 +57,13 @@ def servers():
 @pytest.fixture(autouse=True)
 def quiet_queue(settings):
     """Each test starts with an empty sync queue, no flags, and quick retries."""
-    settings.SYNC = {**settings.SYNC, "BACKOFF_BASE": 0.05, "BACKOFF_MAX": 0.2,
-                     "CLAIM_TTL": 1.0, "CIRCUIT_COOLDOWN": 0.5}  # fmt: skip
+    settings.SYNC = {
+        **settings.SYNC,
+        "BACKOFF_BASE": 0.05,
+        "BACKOFF_MAX": 0.2,
+        "CLAIM_TTL": 1.0,
+        "CIRCUIT_COOLDOWN": 0.5,
+    }
     redis = django_rq.get_connection("sync")
     for key in redis.scan_iter("inventory:sync-queued:*"):
         redis.delete(key)
@@ -80,13 +87,20 @@ def shop(make, servers):
         items = contract.make_items(N)
         contract.seed(sandbox, items, quantity=0)
         channel = Channel.objects.create(
-            name=name, platform=name, base_url=sandbox.url,
-            credentials=contract.credentials(sandbox), settings=contract.settings(sandbox),
-        )  # fmt: skip
+            name=name,
+            platform=name,
+            base_url=sandbox.url,
+            credentials=contract.credentials(sandbox),
+            settings=contract.settings(sandbox),
+        )
         channel.locations.set([wh, store])
         for v, item in zip(variants, items, strict=True):
-            Listing.objects.create(channel=channel, variant=v, remote_id=item.remote_id,
-                                   remote_parent_id=item.remote_parent_id)  # fmt: skip
+            Listing.objects.create(
+                channel=channel,
+                variant=v,
+                remote_id=item.remote_id,
+                remote_parent_id=item.remote_parent_id,
+            )
         channels[name] = (channel, sandbox, items)
     # Setting a channel's locations schedules a second refresh (receivers.SOLD_TTL): drop it,
     # so each test decides what runs.
@@ -122,10 +136,13 @@ def shows(channels, name):
 
 def change(variant, location, action, quantity):
     return stock_apply(
-        lines=[StockLine(action=action, quantity=quantity, variant_id=variant.pk,
-                         location_id=location.pk)],
+        lines=[
+            StockLine(
+                action=action, quantity=quantity, variant_id=variant.pk, location_id=location.pk
+            )
+        ],
         source=Source.ADMIN,
-    )  # fmt: skip
+    )
 
 
 def test_a_change_reaches_every_channel(shop):
@@ -145,8 +162,10 @@ def test_a_change_reaches_every_channel(shop):
 def test_a_thousand_quick_changes_end_in_few_pushes(shop):
     wh, _, variants, channels = shop
     drain()
-    before = {name: PushRecord.objects.filter(channel__name=name, purpose="write").count()
-              for name in channels}  # fmt: skip
+    before = {
+        name: PushRecord.objects.filter(channel__name=name, purpose="write").count()
+        for name in channels
+    }
     for i in range(1000):
         change(variants[0], wh, "increment" if i % 2 else "decrement", 1 + i % 3 if i % 2 else 1)
     queue = django_rq.get_queue("sync")
@@ -249,11 +268,14 @@ def test_a_variant_no_longer_tracked_is_sent_again_to_every_channel(shop):
 
     _, _, variants, channels = shop
     drain()
-    writes = {name: PushRecord.objects.filter(channel__name=name, purpose="write").count()
-              for name in channels}  # fmt: skip
+    writes = {
+        name: PushRecord.objects.filter(channel__name=name, purpose="write").count()
+        for name in channels
+    }
     tee = variants[0]
-    sheet = csv_bytes(["product", "sku", "name", "tracked"],
-                      [tee.product.name, tee.sku, tee.name, "no"])  # fmt: skip
+    sheet = csv_bytes(
+        ["product", "sku", "name", "tracked"], [tee.product.name, tee.sku, tee.name, "no"]
+    )
     result = CatalogResource().import_data(read_table(sheet), file_name="catalog.csv")
     assert not result.refused
     drain()
@@ -268,8 +290,9 @@ def test_with_redis_down_changes_commit_and_converge_once_it_is_back(shop, setti
     wh, _, variants, channels = shop
     drain()
     working = settings.RQ_QUEUES
-    settings.RQ_QUEUES = {q: {"URL": "redis://127.0.0.1:1/0?socket_connect_timeout=1"}
-                          for q in working}  # fmt: skip
+    settings.RQ_QUEUES = {
+        q: {"URL": "redis://127.0.0.1:1/0?socket_connect_timeout=1"} for q in working
+    }
     change(variants[1], wh, "decrement", 4)  # commits although nothing can be queued
     settings.RQ_QUEUES = working
     assert Listing.objects.filter(variant=variants[1], pending_since__isnull=False).count() == 5
@@ -427,8 +450,10 @@ def test_drift_is_found_and_each_resolution_does_what_it_says(shop):
     assert (counted.movement.source, counted.on_hand_after) == ("channel", 3)
     assert shows(channels, "webflow")[1] == 3  # the accepted count reaches the others too
     assert set(Drift.objects.values_list("resolution", flat=True)) == {
-        "pushed", "accepted", "ignored",
-    }  # fmt: skip
+        "pushed",
+        "accepted",
+        "ignored",
+    }
     assert len(channel_reconcile(channel)) == 1  # the ignored one still differs
 
 
@@ -464,13 +489,27 @@ def test_a_worker_process_killed_mid_push_converges_without_double_applying(shop
     product = channels["elasticpath"][2][0].remote_id
     sandbox.control("DELETE", "requests")
     sandbox.fail(timeout_next=1, timeout_seconds=4, paths=[f"/v2/inventories/{product}"])
-    env = {**os.environ, "DATABASE_URL": _database_url(), "SYNC_CLAIM_TTL": "1",
-           "DJANGO_SETTINGS_MODULE": "config.settings_test"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "SYNC_CLAIM_TTL": "1",
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+    }
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "sync", "--burst", "--worker-class",
-         "rq.SimpleWorker"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "manage.py",
+            "rqworker",
+            "sync",
+            "--burst",
+            "--worker-class",
+            "rq.SimpleWorker",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 20
     while not [r for r in sandbox.log() if r["path"].endswith("/multiple")]:
         assert time.monotonic() < deadline, "the worker never read the levels"

@@ -37,12 +37,29 @@ class TestUnicommerce(ConnectorContract):
 
     def make_items(self, n, quantity=0):
         # Two variants per product, as a marketplace lists sizes of one shirt.
-        return [PushItem(key=i, remote_id=f"v{i}", remote_parent_id=f"p{(i + 1) // 2}",
-                         quantity=quantity, sku=f"SKU-{i}") for i in range(1, n + 1)]  # fmt: skip
+        return [
+            PushItem(
+                key=i,
+                remote_id=f"v{i}",
+                remote_parent_id=f"p{(i + 1) // 2}",
+                quantity=quantity,
+                sku=f"SKU-{i}",
+            )
+            for i in range(1, n + 1)
+        ]
 
     def seed(self, sandbox, items, quantity):
-        sandbox.seed(items=[{"productId": i.remote_parent_id, "variantId": i.remote_id,
-                             "sku": i.sku, "inventory": quantity} for i in items])  # fmt: skip
+        sandbox.seed(
+            items=[
+                {
+                    "productId": i.remote_parent_id,
+                    "variantId": i.remote_id,
+                    "sku": i.sku,
+                    "inventory": quantity,
+                }
+                for i in items
+            ]
+        )
 
     def remote_quantity(self, sandbox, item):
         return self.remote_variant(sandbox, item)["inventory"]
@@ -67,10 +84,12 @@ class TestUnicommerce(ConnectorContract):
         )
 
         request = self.updates(sandbox)[-1]
-        assert request["body"] == {"inventoryList": [
-            {"productId": "p1", "variantId": "v1", "inventory": "7"},
-            {"productId": "p1", "variantId": "v2", "inventory": "0"},
-        ]}  # fmt: skip
+        assert request["body"] == {
+            "inventoryList": [
+                {"productId": "p1", "variantId": "v1", "inventory": "7"},
+                {"productId": "p1", "variantId": "v2", "inventory": "0"},
+            ]
+        }
         assert request["headers"]["Apikey"] == REDACTED  # present; the log hides its value
         login = sandbox.log(path="/authToken")[-1]
         assert login["method"] == "GET"
@@ -78,8 +97,10 @@ class TestUnicommerce(ConnectorContract):
     def test_partial_success_marks_exactly_the_failed_lines(self, sandbox):
         items = self.make_items(2, quantity=4)
         self.seed(sandbox, items, quantity=0)
-        strangers = [PushItem(key=8, remote_id="v1", remote_parent_id="p-none", quantity=1),
-                     self.unknown_item(key=9)]  # fmt: skip
+        strangers = [
+            PushItem(key=8, remote_id="v1", remote_parent_id="p-none", quantity=1),
+            self.unknown_item(key=9),
+        ]
         connector = self.connector(sandbox)
 
         outcomes = {o.key: o for o in connector.push_batch([items[0], *strangers, items[1]])}
@@ -200,9 +221,10 @@ class TestUnicommerce(ConnectorContract):
 
     def test_bad_credentials_by_get_are_an_auth_error(self, sandbox):
         connector = self.connector_class(
-            base_url=sandbox.url, credentials={**LOGIN, "password": "wrong"},
+            base_url=sandbox.url,
+            credentials={**LOGIN, "password": "wrong"},
             settings={"auth_method": "GET"},
-        )  # fmt: skip
+        )
         with pytest.raises(AuthError, match="FAILED"):
             connector.authenticate()
 

@@ -23,8 +23,16 @@ class TestWebflow(ConnectorContract):
         return {"token": "wf-not-a-real-token"}
 
     def make_items(self, n, quantity=0):
-        return [PushItem(key=i, remote_id=f"sku{i:04d}", remote_parent_id=SKU_COLLECTION,
-                         quantity=quantity, sku=f"SKU-{i}") for i in range(1, n + 1)]  # fmt: skip
+        return [
+            PushItem(
+                key=i,
+                remote_id=f"sku{i:04d}",
+                remote_parent_id=SKU_COLLECTION,
+                quantity=quantity,
+                sku=f"SKU-{i}",
+            )
+            for i in range(1, n + 1)
+        ]
 
     def seed(self, sandbox, items, quantity):
         sandbox.seed(
@@ -75,8 +83,9 @@ class TestWebflow(ConnectorContract):
     def test_a_negative_target_is_sent_as_zero(self, sandbox):
         items = self.make_items(1)
         self.seed(sandbox, items, quantity=4)
-        outcomes = self.push(self.connector(sandbox), [PushItem(**{**items[0].__dict__,
-                                                                   "quantity": -3})])  # fmt: skip
+        outcomes = self.push(
+            self.connector(sandbox), [PushItem(**{**items[0].__dict__, "quantity": -3})]
+        )
         assert outcomes[0].ok
         assert self.remote_quantity(sandbox, items[0]) == 0
 
@@ -96,8 +105,11 @@ class TestWebflow(ConnectorContract):
     def test_reads_leave_out_skus_webflow_does_not_know(self, sandbox):
         items = self.make_items(2)
         self.seed(sandbox, items, quantity=5)
-        sandbox.seed(items=[{"collectionId": SKU_COLLECTION, "skuId": "sku0002",
-                             "inventoryType": "infinite"}])  # fmt: skip
+        sandbox.seed(
+            items=[
+                {"collectionId": SKU_COLLECTION, "skuId": "sku0002", "inventoryType": "infinite"}
+            ]
+        )
         stranger = self.unknown_item(key=9)
 
         levels = self.connector(sandbox).read_levels([*items, stranger])

@@ -23,9 +23,12 @@ def variant_uuid(n):
 
 def item(key, product, quantity):
     return PushItem(
-        key=key, remote_id=variant_uuid(key), remote_parent_id=product_uuid(product),
-        quantity=quantity, sku=f"SKU-{key}",
-    )  # fmt: skip
+        key=key,
+        remote_id=variant_uuid(key),
+        remote_parent_id=product_uuid(product),
+        quantity=quantity,
+        sku=f"SKU-{key}",
+    )
 
 
 class TestZettle(ConnectorContract):
@@ -77,11 +80,13 @@ class TestZettle(ConnectorContract):
         assert [(o.ok, o.quantity) for o in outcomes] == [(True, 8), (True, 2), (True, 5)]
         [body] = self.moves(sandbox)
         assert body["returnBalanceForLocationUuid"] == STORE
-        assert [(c["variantUuid"], c["fromLocationUuid"], c["toLocationUuid"], c["change"])
-                for c in body["changes"]] == [
+        assert [
+            (c["variantUuid"], c["fromLocationUuid"], c["toLocationUuid"], c["change"])
+            for c in body["changes"]
+        ] == [
             (items[0].remote_id, SUPPLIER, STORE, 3),
             (items[1].remote_id, STORE, BIN, 3),
-        ]  # fmt: skip
+        ]
         assert sandbox.state()["balances"]["BIN"][0]["balance"] == 3
 
     def test_one_read_and_one_write_per_batch_and_nothing_when_unchanged(self, sandbox):
@@ -134,8 +139,10 @@ class TestZettle(ConnectorContract):
         items = self.make_items(2)
         # Tracking stopped earlier: Zettle kept the level of 5 (channels.md §5.3).
         self.seed(sandbox, items, quantity=5, tracked=False)
-        items = [PushItem(**{**items[0].__dict__, "quantity": 8}),
-                 PushItem(**{**items[1].__dict__, "quantity": 3})]  # fmt: skip
+        items = [
+            PushItem(**{**items[0].__dict__, "quantity": 8}),
+            PushItem(**{**items[1].__dict__, "quantity": 3}),
+        ]
         connector = self.connector(sandbox)
         connector.locations()
         connector.exchanges.clear()
@@ -189,8 +196,13 @@ class TestZettle(ConnectorContract):
         def read_then_sell():
             result = read()
             if not [r for r in sandbox.log(path=INVENTORY) if r["method"] == "PUT"]:
-                sale = {"productUuid": target.remote_parent_id, "variantUuid": target.remote_id,
-                        "fromLocationUuid": STORE, "toLocationUuid": SOLD, "change": 2}  # fmt: skip
+                sale = {
+                    "productUuid": target.remote_parent_id,
+                    "variantUuid": target.remote_id,
+                    "fromLocationUuid": STORE,
+                    "toLocationUuid": SOLD,
+                    "change": 2,
+                }
                 url = sandbox.url + INVENTORY
                 requests.put(url, json={"changes": [sale]}, headers=headers, timeout=5)
             return result
@@ -241,7 +253,11 @@ class TestZettle(ConnectorContract):
         self.push(connector, [PushItem(**{**items[0].__dict__, "quantity": 7})])
 
         assert [(e.purpose, e.status) for e in connector.exchanges] == [
-            ("read", 401), ("auth", 200), ("read", 200), ("write", 200)]  # fmt: skip
+            ("read", 401),
+            ("auth", 200),
+            ("read", 200),
+            ("write", 200),
+        ]
         grants = [r for r in sandbox.log(path="/token")]
         assert len(grants) == 2
         assert grants[-1]["body"]["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -284,8 +300,11 @@ class TestZettle(ConnectorContract):
             # The sandbox tracks any uuid; the real service may not know the product.
             response = send(method, path, **kwargs)
             if path.endswith("/bulk"):
-                body = {"developerMessage": f"Product {stranger} not found",
-                        "errorType": "ENTITY_NOT_FOUND", "violations": []}  # fmt: skip
+                body = {
+                    "developerMessage": f"Product {stranger} not found",
+                    "errorType": "ENTITY_NOT_FOUND",
+                    "violations": [],
+                }
                 response.status_code, response._content = 404, json.dumps(body).encode()
             return response
 
@@ -309,9 +328,10 @@ def test_the_oauth_host_defaults_by_inventory_host():
     local = ZettleConnector(base_url="http://127.0.0.1:8105", credentials=credentials)
     assert local.oauth_url == "http://127.0.0.1:8105"
     chosen = ZettleConnector(
-        base_url="https://inventory.izettle.com", credentials=credentials,
+        base_url="https://inventory.izettle.com",
+        credentials=credentials,
         settings={"oauth_url": "https://oauth.izettle.com/"},
-    )  # fmt: skip
+    )
     assert chosen.oauth_url == "https://oauth.izettle.com"
 
 

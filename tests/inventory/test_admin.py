@@ -113,8 +113,9 @@ def history_chart(html):
 
 def test_variant_page_draws_the_stock_history_per_location(superuser_client, shop):
     tee, wh, store = shop
-    move = StockLine(action="move", quantity=4, variant_id=tee.pk, location_id=wh.pk,
-                     to_location_id=store.pk)  # fmt: skip
+    move = StockLine(
+        action="move", quantity=4, variant_id=tee.pk, location_id=wh.pk, to_location_id=store.pk
+    )
     stock_apply(lines=[move], source=Source.ADMIN, reason="restock the shop")
 
     html = variant_page(superuser_client, tee)
@@ -205,21 +206,34 @@ def test_a_clerk_adjusts_stock_through_the_service(clerk_client, shop):
     hidden = adjust_form(clerk_client, tee)
     response = clerk_client.post(
         adjust_url(tee),
-        {"apply": "1", "operation": "decrement", "location": wh.pk, "quantity": 3,
-         "reason": "damaged", **hidden},
-    )  # fmt: skip
+        {
+            "apply": "1",
+            "operation": "decrement",
+            "location": wh.pk,
+            "quantity": 3,
+            "reason": "damaged",
+            **hidden,
+        },
+    )
     assert response.status_code == 302
     assert on_hand(tee, wh) == 7
     movement = Movement.objects.first()
     assert (movement.source, movement.reason, movement.user.username) == (
-        Source.ADMIN, "damaged", "carl",
-    )  # fmt: skip
+        Source.ADMIN,
+        "damaged",
+        "carl",
+    )
 
 
 def test_submitting_the_same_form_twice_applies_it_once(clerk_client, shop):
     tee, wh, _ = shop
-    data = {"apply": "1", "operation": "increment", "location": wh.pk, "quantity": 4,
-            **adjust_form(clerk_client, tee)}  # fmt: skip
+    data = {
+        "apply": "1",
+        "operation": "increment",
+        "location": wh.pk,
+        "quantity": 4,
+        **adjust_form(clerk_client, tee),
+    }
     clerk_client.post(adjust_url(tee), data)
     clerk_client.post(adjust_url(tee), data)
     assert on_hand(tee, wh) == 14
@@ -229,9 +243,14 @@ def test_a_refused_adjustment_shows_why_and_changes_nothing(clerk_client, shop):
     tee, wh, _ = shop
     response = clerk_client.post(
         adjust_url(tee),
-        {"apply": "1", "operation": "decrement", "location": wh.pk, "quantity": 50,
-         **adjust_form(clerk_client, tee)},
-    )  # fmt: skip
+        {
+            "apply": "1",
+            "operation": "decrement",
+            "location": wh.pk,
+            "quantity": 50,
+            **adjust_form(clerk_client, tee),
+        },
+    )
     assert response.status_code == 200
     assert "insufficient stock: available 10, cannot decrement 50" in response.content.decode()
     assert on_hand(tee, wh) == 10
@@ -256,9 +275,14 @@ def test_a_clerk_moves_stock(clerk_client, shop):
     tee, wh, store = shop
     response = clerk_client.post(
         reverse("admin:inventory_variant_move", args=[tee.pk]),
-        {"apply": "1", "from_location": wh.pk, "to_location": store.pk, "quantity": 4,
-         "token": "move-1"},
-    )  # fmt: skip
+        {
+            "apply": "1",
+            "from_location": wh.pk,
+            "to_location": store.pk,
+            "quantity": 4,
+            "token": "move-1",
+        },
+    )
     assert response.status_code == 302
     assert (on_hand(tee, wh), on_hand(tee, store)) == (6, 4)
 
@@ -272,9 +296,15 @@ def test_a_clerk_adjusts_several_variants_as_one_movement(clerk_client, shop, ma
     assert "Adjust stock of 2 variants" in form.content.decode()
     response = clerk_client.post(
         changelist,
-        {**selected, "apply": "1", "operation": "increment", "location": wh.pk, "quantity": 2,
-         "token": "bulk-1"},
-    )  # fmt: skip
+        {
+            **selected,
+            "apply": "1",
+            "operation": "increment",
+            "location": wh.pk,
+            "quantity": 2,
+            "token": "bulk-1",
+        },
+    )
     assert response.status_code == 302
     assert (on_hand(tee, wh), on_hand(cap, wh)) == (12, 2)
     assert Movement.objects.first().line_count == 2
@@ -325,8 +355,10 @@ def _catalog(make, n):
     for _ in range(n):
         make.location()
         v = make.variant()
-        lines = [StockLine(action="increment", quantity=5, variant_id=v.pk, location_id=loc.pk)
-                 for loc in stocked]  # fmt: skip
+        lines = [
+            StockLine(action="increment", quantity=5, variant_id=v.pk, location_id=loc.pk)
+            for loc in stocked
+        ]
         stock_apply(lines=lines, source=Source.SYSTEM)
 
 
@@ -363,9 +395,14 @@ def test_redis_being_down_never_turns_a_stock_change_into_an_error(clerk_client,
     settings.RQ_QUEUES = {name: {"URL": dead} for name in settings.RQ_QUEUES}
     response = clerk_client.post(
         adjust_url(tee),
-        {"apply": "1", "operation": "increment", "location": wh.pk, "quantity": 1,
-         **adjust_form(clerk_client, tee)},
-    )  # fmt: skip
+        {
+            "apply": "1",
+            "operation": "increment",
+            "location": wh.pk,
+            "quantity": 1,
+            **adjust_form(clerk_client, tee),
+        },
+    )
     assert response.status_code == 302
     assert on_hand(tee, wh) == 11
 
@@ -382,8 +419,12 @@ def test_the_stock_status_filter_sums_every_location(superuser_client, make, mon
     make.variant("NO-LEVELS")
     evens = make.variant("EVENS")  # 3 in the warehouse, -3 at the pop-up: 0 in all
     make.stock(evens, wh, 3)
-    stock_apply(lines=[StockLine(action="decrement", quantity=3, variant_id=evens.pk,
-                                 location_id=popup.pk)], source=Source.ADMIN)  # fmt: skip
+    stock_apply(
+        lines=[
+            StockLine(action="decrement", quantity=3, variant_id=evens.pk, location_id=popup.pk)
+        ],
+        source=Source.ADMIN,
+    )
     make.stock(make.variant("FREE", tracked=False), wh, 0)  # untracked: neither
 
     def listed(status):

@@ -18,9 +18,12 @@ T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 def apply(variant, action, location, quantity, *, to=None, reason=""):
     line = StockLine(
-        action=action, quantity=quantity, variant_id=variant.pk, location_id=location.pk,
+        action=action,
+        quantity=quantity,
+        variant_id=variant.pk,
+        location_id=location.pk,
         to_location_id=to.pk if to else None,
-    )  # fmt: skip
+    )
     return stock_apply(lines=[line], source=Source.SYSTEM, reason=reason)
 
 
@@ -53,15 +56,21 @@ def test_history_follows_counts_increments_and_moves_per_location(make):
     assert list(by_code) == ["STORE", "WH1"]
     # No start: both histories begin inside the window.
     assert (by_code["WH1"].start, points(by_code["WH1"]), by_code["WH1"].on_hand) == (
-        None, [10, 15, 12], 12,
-    )  # fmt: skip
+        None,
+        [10, 15, 12],
+        12,
+    )
     assert (by_code["STORE"].start, points(by_code["STORE"]), by_code["STORE"].on_hand) == (
-        None, [3, 2, 7], 7,
-    )  # fmt: skip
+        None,
+        [3, 2, 7],
+        7,
+    )
     assert [p.change for p in by_code["STORE"].points] == [3, -1, 5]
     assert [p.reason for p in by_code["WH1"].points] == [
-        "opening count", "delivery", "restock the shop",
-    ]  # fmt: skip
+        "opening count",
+        "delivery",
+        "restock the shop",
+    ]
     assert not result.truncated
 
 

@@ -104,8 +104,11 @@ def _shuffle_batches(variant_ids, location_ids, rounds, seed, failures):
             lines = []
             for v in rng.sample(variant_ids, 3):
                 a, b = rng.sample(location_ids, 2)
-                lines.append(StockLine(action="move", quantity=1, variant_id=v, location_id=a,
-                                       to_location_id=b))  # fmt: skip
+                lines.append(
+                    StockLine(
+                        action="move", quantity=1, variant_id=v, location_id=a, to_location_id=b
+                    )
+                )
             with contextlib.suppress(StockRefused):  # running dry is fine; deadlocks are not
                 stock_apply(lines=lines, source=Source.COMMAND)
     except Exception as exc:  # a deadlock or lock timeout would land here
@@ -122,8 +125,10 @@ def test_crossing_multi_level_batches_on_postgres_never_deadlock(make):
         for loc in locations:
             make.stock(v, loc, 20)
     failures = []
-    args = [([v.pk for v in variants], [loc.pk for loc in locations], 40, seed, failures)
-            for seed in range(6)]  # fmt: skip
+    args = [
+        ([v.pk for v in variants], [loc.pk for loc in locations], 40, seed, failures)
+        for seed in range(6)
+    ]
     _run_threads(_shuffle_batches, args)
     assert failures == []
     for v in variants:

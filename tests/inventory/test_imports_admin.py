@@ -69,8 +69,10 @@ def test_a_clerk_previews_a_stock_file_then_confirms_it(client, make, shop):
     assert on_hand("TEE-M", "WH1") == 12
     movement = Movement.objects.get(pk=job.movement_id)
     assert (movement.source, movement.reference, movement.user.username) == (
-        Source.IMPORT, "count.csv", "carl",
-    )  # fmt: skip
+        Source.IMPORT,
+        "count.csv",
+        "carl",
+    )
     assert "Undo this import" in job_page(client, job)
     confirm(client, job)  # a second confirm (double click) applies nothing more
     assert Movement.objects.filter(source=Source.IMPORT).count() == 1
@@ -109,8 +111,9 @@ def test_a_viewer_can_export_but_not_import(client, make, shop):
     assert STOCK_IMPORT not in changelist
     assert client.get(STOCK_IMPORT).status_code == 403
     assert upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "1"])).status_code == 403
-    job = ImportJob.objects.create(resource="x", what="x", file_name="f.csv", data=b"",
-                                   status=ImportJob.Status.CHECKED)  # fmt: skip
+    job = ImportJob.objects.create(
+        resource="x", what="x", file_name="f.csv", data=b"", status=ImportJob.Status.CHECKED
+    )
     assert confirm(client, job).status_code == 403
     assert job_page(client, job)  # the page itself is readable
     assert on_hand("TEE-M", "WH1") == 10
@@ -145,8 +148,9 @@ def test_a_large_file_is_checked_and_imported_by_a_worker(client, make, shop, se
     queue = django_rq.get_queue("imports")
     queue.empty()
     login(client, make, "carl", CLERK)
-    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "1"], ["CAP", "STORE", "5"],
-                             ["CAP", "WH1", "3"]))  # fmt: skip
+    upload(
+        client, csv_bytes(HEADER, ["TEE-M", "WH1", "1"], ["CAP", "STORE", "5"], ["CAP", "WH1", "3"])
+    )
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.CHECKING
     assert "this page refreshes itself" in job_page(client, job)
@@ -183,8 +187,9 @@ def test_a_manager_imports_locations_and_a_clerk_may_not(client, make, shop):
     login(client, make, "carl", CLERK)
     assert client.get(url).status_code == 403  # a clerk cannot create locations
     login(client, make, "mona", MANAGER)
-    upload(client, csv_bytes(["code", "name"], ["WH1", "Main warehouse"], ["POP", "Pop-up"]),
-           url=url)  # fmt: skip
+    upload(
+        client, csv_bytes(["code", "name"], ["WH1", "Main warehouse"], ["POP", "Pop-up"]), url=url
+    )
     job = ImportJob.objects.get()
     assert (job.status, job.summary["created"], job.summary["updated"]) == ("checked", 1, 1)
     assert "<ins" not in job_page(client, job)  # the library's HTML diff is shown as text

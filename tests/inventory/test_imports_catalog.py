@@ -50,8 +50,12 @@ def test_a_second_file_updates_by_sku_and_keeps_columns_it_does_not_name(make, t
     assert error is None, out
     assert "2 rows read: 1 created, 1 updated, 0 unchanged" in out
     tee.refresh_from_db()
-    assert (tee.name, tee.barcode, tee.options, tee.reorder_point) == ("Small tee", "111",
-                                                                      {"size": "S"}, 3)  # fmt: skip
+    assert (tee.name, tee.barcode, tee.options, tee.reorder_point) == (
+        "Small tee",
+        "111",
+        {"size": "S"},
+        3,
+    )
     assert Variant.objects.get(sku="TEE-L").product_id == tee.product_id
     assert Product.objects.count() == 1
 

@@ -77,8 +77,13 @@ def test_not_whole_numbers(cell, message):
 
 def test_booleans_accept_the_usual_words_and_refuse_others():
     assert [boolean(v) for v in ("yes", "No", "TRUE", "0", "x", 1)] == [
-        True, False, True, False, True, True,
-    ]  # fmt: skip
+        True,
+        False,
+        True,
+        False,
+        True,
+        True,
+    ]
     with pytest.raises(CellError, match="is not yes or no"):
         boolean("maybe")
 

@@ -50,14 +50,17 @@ def test_a_count_file_is_one_movement_from_the_import_named_after_the_file(shop,
     assert "count.csv: 3 rows read: 0 created, 2 updated, 1 unchanged, 0 errors" in out
     movement = Movement.objects.first()
     assert (movement.source, movement.reference, movement.reason) == (
-        Source.IMPORT, "count.csv", "stock count",
-    )  # fmt: skip
+        Source.IMPORT,
+        "count.csv",
+        "stock count",
+    )
     assert f"undo it with: python manage.py reverse_movement {movement.pk}" in out
     assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "WH1"), on_hand("MUG", "STORE")) == (12, 4, 7)
     # A count equal to on hand records nothing; the others record the difference.
     assert sorted(movement.lines.values_list("variant__sku", "on_hand_change")) == [
-        ("MUG", 7), ("TEE-M", 2),
-    ]  # fmt: skip
+        ("MUG", 7),
+        ("TEE-M", 2),
+    ]
     assert not ledger_mismatches()
 
 
@@ -109,8 +112,10 @@ def test_one_location_for_the_whole_file(shop, tmp_path):
     )
     assert error is None
     assert (on_hand("TEE-M", "STORE"), on_hand("MUG", "STORE"), on_hand("TEE-M", "WH1")) == (
-        1, 2, 10,
-    )  # fmt: skip
+        1,
+        2,
+        10,
+    )
     out, error = import_stock(
         tmp_path, HEADER, ["TEE-M", "WH1", "1"], options=["--location", "STORE"]
     )
@@ -144,10 +149,12 @@ def test_a_dry_run_reports_and_applies_nothing(shop, tmp_path):
 def test_export_then_import_gives_the_same_state_and_writes_no_ledger_entry(shop, tmp_path):
     tee, _, mug, wh, store = shop
     stock_apply(
-        lines=[StockLine(action="allocate", quantity=3, variant_id=tee.pk, location_id=wh.pk),
-               StockLine(action="count", quantity=0, variant_id=mug.pk, location_id=store.pk)],
+        lines=[
+            StockLine(action="allocate", quantity=3, variant_id=tee.pk, location_id=wh.pk),
+            StockLine(action="count", quantity=0, variant_id=mug.pk, location_id=store.pk),
+        ],
         source=Source.ADMIN,
-    )  # fmt: skip
+    )
     exported = tmp_path / "stock.csv"
     _, error = run("export_stock", "--output", str(exported))
     assert error is None
@@ -195,10 +202,12 @@ def test_an_import_is_undone_as_a_whole_by_reversing_its_movement(shop, tmp_path
         (["TEE-M", "STORE", "-4"], "row 3, column quantity, value '-4': is negative: a count"),
         (["TEE-M", "STORE", ""], "row 3, column quantity (empty): is empty: give the number"),
         (["", "STORE", "1"], "row 3, column sku (empty): is empty: every row needs a SKU"),
-        (["CAP", "WH1", "1"], "row 3, column sku, value 'CAP': appears again at location WH1 "
-                              "(first on row 2)"),
+        (
+            ["CAP", "WH1", "1"],
+            "row 3, column sku, value 'CAP': appears again at location WH1 (first on row 2)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_refused_row_is_named_and_nothing_is_applied(shop, tmp_path, row, expected):
     state, movements = levels(), Movement.objects.count()
     out, error = import_stock(tmp_path, HEADER, ["CAP", "WH1", "9"], row)
@@ -210,14 +219,22 @@ def test_a_refused_row_is_named_and_nothing_is_applied(shop, tmp_path, row, expe
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        (["sku", "location"], "Missing required column 'quantity': the header row (row 1) "
-                              "must name sku, location, quantity; it names sku, location."),
-        (["sku", "location", "qty"], "Unknown column 'qty' (column C) in the header row: the "
-                                     "columns are sku, location, quantity, expected, reason"),
-        (["sku", "sku", "quantity"], "Column 'sku' appears twice in the header row (columns A "
-                                     "and B)"),
+        (
+            ["sku", "location"],
+            "Missing required column 'quantity': the header row (row 1) "
+            "must name sku, location, quantity; it names sku, location.",
+        ),
+        (
+            ["sku", "location", "qty"],
+            "Unknown column 'qty' (column C) in the header row: the "
+            "columns are sku, location, quantity, expected, reason",
+        ),
+        (
+            ["sku", "sku", "quantity"],
+            "Column 'sku' appears twice in the header row (columns A and B)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_wrong_header_is_one_clear_message(shop, tmp_path, header, expected):
     out, error = import_stock(tmp_path, header, ["CAP", "WH1", "9"][: len(header)])
     assert expected in out

@@ -114,8 +114,11 @@ def test_move_is_one_atomic_pair_tied_by_a_group(shop, make):
     assert level(tee, store) == (4, 0, 4)
     out, into = result.transactions
     assert (out.location_id, out.on_hand_change, into.location_id, into.on_hand_change) == (
-        wh.pk, -4, store.pk, 4,
-    )  # fmt: skip
+        wh.pk,
+        -4,
+        store.pk,
+        4,
+    )
     assert out.group is not None
     assert out.group == into.group
 

@@ -9,8 +9,9 @@ class Command(BaseCommand):
     help = "Create demo channels on the five local sandboxes (--seed: give them their items)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--seed", action="store_true",
-                            help="seed the running sandboxes and push every listing")  # fmt: skip
+        parser.add_argument(
+            "--seed", action="store_true", help="seed the running sandboxes and push every listing"
+        )
 
     def handle(self, *args, **opts):
         if opts["seed"]:

@@ -34,9 +34,12 @@ class Command(BaseCommand):
             raise CommandError(f"no channel named {opts['channel']!r}")
         if opts["all"]:
             marked = Listing.objects.filter(channel=channel).update(
-                pending_since=timezone.now(), change_seq=F("change_seq") + 1,
-                status=Listing.Status.PENDING, attempts=0, next_attempt_at=None,
-            )  # fmt: skip
+                pending_since=timezone.now(),
+                change_seq=F("change_seq") + 1,
+                status=Listing.Status.PENDING,
+                attempts=0,
+                next_attempt_at=None,
+            )
             self.stdout.write(f"{marked} listing(s) marked pending")
         if opts["now"]:
             report = sync.sync_channel_run(channel.pk, f"command-{uuid.uuid4().hex[:12]}")

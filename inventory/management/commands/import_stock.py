@@ -17,8 +17,11 @@ class Command(SheetImportCommand):
         parser.add_argument(
             "--location", help="every row is for this location code (the column may be left out)"
         )
-        parser.add_argument("--reason", default="", help="the movement's reason (adjust: needed "
-                            "unless the file has a reason column)")  # fmt: skip
+        parser.add_argument(
+            "--reason",
+            default="",
+            help="the movement's reason (adjust: needed unless the file has a reason column)",
+        )
 
     def resource(self, opts):
         code = opts["location"]
