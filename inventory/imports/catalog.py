@@ -41,14 +41,6 @@ def option_name(header):
 class CatalogResource(SheetResource):
     """Products and variants (by SKU)."""
 
-    product = fields.Field(column_name="product")
-    sku = fields.Field(column_name="sku")
-    name = fields.Field(column_name="name")
-    barcode = fields.Field(column_name="barcode")
-    tracked = fields.Field(column_name="tracked")
-    allow_backorder = fields.Field(column_name="allow_backorder")
-    reorder_point = fields.Field(column_name="reorder_point")
-
     columns = (
         Column("product", required=True),
         Column("sku", required=True),

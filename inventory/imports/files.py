@@ -14,8 +14,6 @@ import tablib
 
 from inventory.imports.cells import is_blank
 
-XLSX, CSV = "xlsx", "csv"
-
 # Signatures of files people upload by mistake, and of the spreadsheet containers we read.
 _ZIP = b"PK\x03\x04"  # XLSX (and ODS) are zip files
 _OLE = b"\xd0\xcf\x11\xe0"  # old Excel .xls
@@ -55,10 +53,6 @@ def read_table(data, name=""):
             raise FileProblem(f"This is {what}, not a spreadsheet: upload a CSV or XLSX file.")
     workbook = head.startswith((_ZIP, _OLE))
     return _table(_workbook_rows(data) if workbook else _csv_rows(data))
-
-
-def guess_format(data):
-    return XLSX if data[:4] in (_ZIP, _OLE) else CSV
 
 
 def _workbook_rows(data):

@@ -44,12 +44,6 @@ _RULE_COLUMN = {
 class StockResource(SheetResource):
     """Stock levels (count or adjust)."""
 
-    sku = fields.Field(column_name="sku")
-    location = fields.Field(column_name="location")
-    quantity = fields.Field(column_name="quantity")
-    expected = fields.Field(column_name="expected")
-    reason = fields.Field(column_name="reason")
-
     columns = (
         Column("sku", required=True),
         Column("location", required=True),

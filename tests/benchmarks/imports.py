@@ -45,7 +45,7 @@ def main():
     parser.add_argument(
         "--plain-rows",
         default=None,
-        help="sizes for the plain resource (default: --rows; it runs at about 2,000 rows/s)",
+        help="sizes for the plain resource (default: --rows; it is 30-50 times slower)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
