@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from config.roles import CLERK, VIEWER, sync_roles
 from inventory.models import Location, Movement, Source, StockLevel, StockTransaction
-from inventory.roles import CLERK, VIEWER, sync_roles
 from inventory.services import StockLine, stock_apply
 
 pytestmark = pytest.mark.django_db
@@ -177,9 +177,14 @@ def test_the_variant_page_costs_the_same_queries_however_long_its_history(
 
 
 @pytest.mark.parametrize("term", ["TEE-M", "4006381333931", "Product"])
-def test_variants_are_found_by_sku_barcode_and_name(superuser_client, shop, term):
+def test_variants_are_found_by_sku_barcode_and_name(superuser_client, shop, make, term):
+    tee, _, _ = shop
+    other = make.variant("HAT-S", barcode="9780201379624", product_obj=make.product("Caps"))
     page = superuser_client.get(reverse("admin:inventory_variant_changelist"), {"q": term})
-    assert "TEE-M" in page.content.decode()
+    html = page.content.decode()
+    # The rows link to the variants found; the search box echoes the term whatever it finds.
+    assert reverse("admin:inventory_variant_change", args=[tee.pk]) in html
+    assert reverse("admin:inventory_variant_change", args=[other.pk]) not in html
 
 
 # ---------------------------------------------------------------- roles

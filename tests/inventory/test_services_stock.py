@@ -341,6 +341,7 @@ def test_levels_always_equal_the_ledger(shop, make):
 # ---------------------------------------------------------------- the signal
 
 
+@pytest.mark.django_db(transaction=True)  # outside the service, no transaction is open
 def test_stock_changed_is_sent_once_inside_the_transaction(shop):
     tee, wh, store = shop
     seen = []
