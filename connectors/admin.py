@@ -27,6 +27,7 @@ from connectors.services import (
 )
 from inventory.admin.catalog import VariantAdmin
 from inventory.admin.imports import SpreadsheetAdminMixin
+from inventory.admin.readonly import ReadOnlyMixin
 from inventory.exceptions import InventoryError
 from inventory.models import Variant
 
@@ -402,7 +403,10 @@ def _pretty(text):
 
 
 @admin.register(PushRecord)
-class PushRecordAdmin(admin.ModelAdmin):
+class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """What each channel was sent and answered is the record "why does it show 7?" rests on:
+    nobody edits or deletes it, like the ledger."""
+
     list_display = (
         "id",
         "created_at",
@@ -439,17 +443,6 @@ class PushRecordAdmin(admin.ModelAdmin):
         "items_pretty",
     )
     readonly_fields = fields
-
-    # What each channel was sent and answered is the record "why does it show 7?" rests on:
-    # nobody edits or deletes it, like the ledger.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="request headers")
     def request_headers_pretty(self, obj):

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from import_export.forms import ExportForm
 
+from inventory.admin.readonly import ReadOnlyMixin
 from inventory.imports import jobs
 from inventory.imports.files import FileProblem
 from inventory.imports.formats import FORMATS
@@ -164,7 +165,7 @@ def _start(request, job, stage):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "created_at",
@@ -181,15 +182,6 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("data")  # the files stay in the database
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="totals")
     def totals(self, job):

@@ -8,25 +8,17 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from inventory.admin.imports import SpreadsheetAdminMixin, StockImportForm
+from inventory.admin.readonly import ReadOnlyMixin
 from inventory.exceptions import InventoryError
 from inventory.imports.stock import StockExportResource, StockResource
 from inventory.models import Movement, Source, StockLevel, StockTransaction
 from inventory.services import movement_reverse
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Viewable by those with view permission; nobody adds, edits or deletes here."""
 
     show_full_result_count = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _variant_link(variant):
@@ -51,7 +43,7 @@ class StockLevelAdmin(SpreadsheetAdminMixin, ReadOnlyAdmin):
         return _variant_link(obj.variant)
 
 
-class LedgerLineInline(admin.TabularInline):
+class LedgerLineInline(ReadOnlyMixin, admin.TabularInline):
     model = StockTransaction
     fields = (
         "line",
@@ -75,15 +67,6 @@ class LedgerLineInline(admin.TabularInline):
         # A movement may have 100,000 lines: show the first 200 here, the rest in the ledger.
         qs = super().get_queryset(request).select_related("variant", "location")
         return qs.order_by("pk")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Movement)
