@@ -1,21 +1,28 @@
-"""The three staff roles, as groups kept in step with the models' permissions after migrate."""
+"""The three staff roles: project policy over the permissions of every app, kept as groups in
+step with them after each migrate (config.apps)."""
 
 from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
-from django.contrib.auth.models import Group, Permission
 
 VIEWER = "Viewer"
 CLERK = "Stock clerk"
 MANAGER = "Inventory manager"
 
-# Apps whose models the roles cover; connectors joins when its models exist.
+# Apps whose models the roles cover (models are looked up when used: config.apps imports this
+# module before the app registry is ready).
 ROLE_APPS = ("inventory", "connectors")
 CLERK_EXTRA = ("inventory.adjust_stock", "inventory.move_stock", "inventory.import_stock")
 
 
+def _permission():
+    return global_apps.get_model("auth", "Permission")
+
+
 def _perms(codenames_by_app):
-    qs = Permission.objects.filter(content_type__app_label__in=ROLE_APPS).select_related(
-        "content_type"
+    qs = (
+        _permission()
+        .objects.filter(content_type__app_label__in=ROLE_APPS)
+        .select_related("content_type")
     )
     return [p for p in qs if codenames_by_app(p.content_type.app_label, p.codename)]
 
@@ -26,7 +33,7 @@ def role_permissions():
     extra = {tuple(p.split(".")) for p in CLERK_EXTRA}
     clerk = view + _perms(lambda app, code: (app, code) in extra)
     manager = _perms(lambda app, code: True)
-    rq = Permission.objects.filter(content_type__app_label="django_rq")
+    rq = _permission().objects.filter(content_type__app_label="django_rq")
     return {VIEWER: view, CLERK: clerk, MANAGER: manager + list(rq)}
 
 
@@ -36,5 +43,5 @@ def sync_roles(sender=None, apps=global_apps, **kwargs):
     for app_config in global_apps.get_app_configs():
         create_permissions(app_config, verbosity=0)
     for name, perms in role_permissions().items():
-        group, _ = Group.objects.get_or_create(name=name)
+        group, _ = global_apps.get_model("auth", "Group").objects.get_or_create(name=name)
         group.permissions.set(perms)

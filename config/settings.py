@@ -30,7 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
     "import_export",
-    "config",  # the run / embedded_redis commands
+    "config",  # the project: its commands and the staff roles
     "inventory",
     "connectors",
 ]

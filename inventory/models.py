@@ -119,7 +119,7 @@ class StockLevel(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.variant_id}@{self.location_id}"
+        return f"{self.variant.sku} at {self.location.code}"
 
 
 class Action(models.TextChoices):
@@ -230,7 +230,9 @@ class StockTransaction(models.Model):
         verbose_name_plural = "ledger"
 
     def __str__(self):
-        return f"#{self.pk} {self.action} {self.quantity} {self.variant_id}@{self.location_id}"
+        return (
+            f"#{self.pk} {self.action} {self.quantity} {self.variant.sku} at {self.location.code}"
+        )
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

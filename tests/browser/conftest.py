@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from inventory.roles import sync_roles
+from config.roles import sync_roles
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -10,10 +10,10 @@ import pytest
 from playwright.sync_api import expect
 from rq import SimpleWorker
 
+from config.roles import CLERK
 from connectors.models import Channel, Listing, PushRecord
 from connectors.sandboxes import start_sandbox
 from inventory.models import StockTransaction
-from inventory.roles import CLERK
 from tests.connectors.sandbox_client import HL_LOCATION, Client
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,8 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from config.roles import CLERK
 from inventory.models import Movement, Source, StockLevel
-from inventory.roles import CLERK
 from tests.inventory.sheets import csv_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

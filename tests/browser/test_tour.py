@@ -10,12 +10,12 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from config.roles import CLERK
 from connectors.demo import DEMO
 from connectors.models import Channel, Listing, PushRecord
 from connectors.sandboxes import start_sandbox
 from connectors.services import channel_pause
 from inventory.models import Movement, Source, Variant
-from inventory.roles import CLERK
 from inventory.services import StockLine, stock_apply
 from tests.connectors.test_sync import drain
 

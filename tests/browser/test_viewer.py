@@ -4,9 +4,9 @@ or import, and a change posted anyway is refused."""
 import pytest
 from playwright.sync_api import expect
 
+from config.roles import VIEWER
 from connectors.models import Channel
 from inventory.models import StockLevel, Variant
-from inventory.roles import VIEWER
 from tests.connectors.sandbox_client import HL_LOCATION
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

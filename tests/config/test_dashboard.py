@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from config.roles import VIEWER, sync_roles
 from connectors.models import Channel, Listing
 from inventory.models import Source
-from inventory.roles import VIEWER, sync_roles
 from inventory.services import StockLine, stock_apply
 
 pytestmark = pytest.mark.django_db

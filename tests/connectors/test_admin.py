@@ -5,9 +5,9 @@ import json
 import pytest
 from django.urls import reverse
 
+from config.roles import MANAGER, VIEWER, sync_roles
 from connectors import sync
 from connectors.models import Channel, Listing, PushRecord
-from inventory.roles import MANAGER, VIEWER, sync_roles
 
 pytestmark = pytest.mark.django_db
 

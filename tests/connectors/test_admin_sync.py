@@ -5,9 +5,9 @@ import pytest
 from django.urls import reverse
 from rq import SimpleWorker
 
+from config.roles import CLERK, MANAGER, sync_roles
 from connectors import sync
 from connectors.models import Channel, Drift, Listing, PushRecord
-from inventory.roles import CLERK, MANAGER, sync_roles
 
 pytestmark = pytest.mark.django_db
 

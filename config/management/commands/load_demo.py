@@ -8,8 +8,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from config.roles import CLERK, MANAGER, VIEWER
 from inventory.models import Location, Product, Source, Variant
-from inventory.roles import CLERK, MANAGER, VIEWER
 from inventory.services import StockLine, stock_apply
 
 LOCATIONS = [

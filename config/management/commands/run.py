@@ -16,7 +16,7 @@ from django.db import DatabaseError
 
 from config.embedded_redis import owned_embedded_redis
 
-# What each demo login may do (inventory/roles.py), for the start-up banner.
+# What each demo login may do (config/roles.py), for the start-up banner.
 ROLE_SUMMARY = {
     "Viewer": "sees everything, changes nothing",
     "Stock clerk": "adjusts, moves and imports stock, reverses movements",
@@ -39,7 +39,7 @@ def demo_login():
     """The demo logins `load_demo` made, if its password file is there and still admin's."""
     from django.contrib.auth import get_user_model
 
-    from inventory.management.commands.load_demo import LOGIN_FILE, STAFF
+    from config.management.commands.load_demo import LOGIN_FILE, STAFF
 
     path = settings.VAR_DIR / LOGIN_FILE
     try:
