@@ -4,12 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench setup clean screenshots
+.PHONY: run test lint bench setup clean screenshots chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,sandboxes]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -22,16 +22,21 @@ run: $(STAMP)
 	$(PY) manage.py load_demo_channels
 	$(PY) manage.py run
 
-test: $(STAMP) lint
+test: $(STAMP) lint chromium
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Debian's chromium for the browser tests (needs root when it is missing).
+chromium:
+	@test -x /usr/bin/chromium || .ci/install-chromium
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # Only the browser tests, saving their screenshots over the committed ones the README shows.
-screenshots: $(STAMP)
+screenshots: $(STAMP) chromium
 	SCREENSHOT_DIR=tests/browser/screenshots $(VENV)/bin/pytest tests/browser -m browser $(PYTEST_ARGS)
 
 # Every benchmark in turn (about 30 minutes; figures in the README), or one: `make bench BENCH=imports BENCH_ARGS=...`.

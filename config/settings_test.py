@@ -29,3 +29,6 @@ else:
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False
+
+# The test-only platforms (tests/platforms/) join the real ones in the registry.
+CHANNEL_PLATFORM_PACKAGES = ("connectors.platforms", "tests.platforms")

@@ -1,105 +1,69 @@
-"""Demo channels on the five local sandboxes, for `make run`."""
+"""Demo channels on the platforms' local sandboxes, for `make run`: one per platform with a
+sandbox and demo data (each platform's demo module: CREDENTIALS, SETTINGS, optional CHANNEL
+rules, remote_ids(variant), seed_items(listings))."""
 
 import time
-import uuid
 
 import requests
 
 from connectors.models import Channel, Listing
-from connectors.sandboxes import PLATFORMS
+from connectors.platforms import registry
+from connectors.services.actions import channel_push_now
 from inventory.models import Location, Variant
 
-HL_LOCATION = "6578278e879ad2646715ba9c"
-NAMESPACE = uuid.UUID("6f1c2a52-5a4e-4f36-9a39-0d7f3c1b9e01")
-
-DEMO = {
-    "highlevel": ({"token": "pit-hl-sandbox-token"}, {"location_id": HL_LOCATION}),
-    "webflow": ({"token": "wf-sandbox-site-token"}, {}),
-    "unicommerce": ({"username": "uniware", "password": "uniware-sandbox-password"}, {}),
-    "elasticpath": (
-        {"client_id": "ep-sandbox-client-id", "client_secret": "ep-sandbox-client-secret"},
-        {},
-    ),
-    "zettle": ({"client_id": "zettle-sandbox-client-id", "api_key": "zettle-sandbox-api-key"}, {}),
-}
+DEMO_LOCATIONS = ("WH1", "STORE")
 
 
-def remote_ids(platform, variant):
-    """(remote_parent_id, remote_id) of a demo variant on a platform."""
-    sku, product = variant.sku, variant.product_id
-    return {
-        "highlevel": ("", f"price-{sku}"),
-        "webflow": ("demo-skus", f"sku-{sku}"),
-        "unicommerce": (f"prod-{product}", f"var-{sku}"),
-        "elasticpath": ("", str(uuid.uuid5(NAMESPACE, sku))),
-        "zettle": (
-            str(uuid.uuid5(NAMESPACE, f"product-{product}")),
-            str(uuid.uuid5(NAMESPACE, sku)),
-        ),
-    }[platform]
+def demo_platforms():
+    """The platforms `make run` shows: those with a sandbox and demo data."""
+    return [p for p in registry.platforms() if p.sandbox and p.port and p.demo]
+
+
+def demo_name(platform):
+    return f"Demo {platform.name}"
 
 
 def demo_channels():
-    """Create the five demo channels and list every variant on each (safe to run again)."""
-    locations = Location.objects.filter(code__in=["WH1", "STORE"])
+    """Create a demo channel per platform and list every variant on each. Run again, it
+    changes nothing: a channel that exists is left as staff made it, its listings too, and
+    variants made since are not listed (that is staff's to decide)."""
+    locations = Location.objects.filter(code__in=DEMO_LOCATIONS)
     variants = list(Variant.objects.all())
-    for platform, (credentials, settings) in DEMO.items():
+    for platform in demo_platforms():
+        demo = platform.demo_module()
         channel, created = Channel.objects.get_or_create(
-            name=f"Demo {platform}",
+            name=demo_name(platform),
             defaults={
-                "platform": platform,
-                "credentials": credentials,
-                "settings": settings,
-                "base_url": f"http://127.0.0.1:{PLATFORMS[platform].port}",
-                "buffer": 1 if platform == "webflow" else 0,
+                "platform": platform.name,
+                "credentials": dict(demo.CREDENTIALS),
+                "settings": dict(demo.SETTINGS),
+                "base_url": f"http://127.0.0.1:{platform.port}",
+                **getattr(demo, "CHANNEL", {}),
             },
         )
-        if created:
-            channel.locations.set(locations)
-        for variant in variants:
-            parent, remote = remote_ids(platform, variant)
-            Listing.objects.get_or_create(
-                channel=channel,
-                variant=variant,
-                defaults={"remote_id": remote, "remote_parent_id": parent},
-            )
+        if not created:
+            continue
+        channel.locations.set(locations)
+        Listing.objects.bulk_create(
+            Listing(channel=channel, variant=v, remote_id=remote, remote_parent_id=parent)
+            for v in variants
+            for parent, remote in [demo.remote_ids(v)]
+        )
 
 
 def seed_sandboxes(timeout=30):
-    """Give each running sandbox the demo channel's items (at 0), then push them all."""
-    from connectors.services import channel_push_now
-
-    for channel in Channel.objects.filter(name__startswith="Demo ", base_url__contains="127.0.0.1"):
+    """Give each running sandbox its demo channel's items (at 0), then push them all."""
+    for platform in demo_platforms():
+        channel = Channel.objects.filter(
+            name=demo_name(platform), base_url__contains="127.0.0.1"
+        ).first()
+        if channel is None:
+            continue
         wait_for_sandbox(channel.base_url, timeout)
         listings = list(channel.listings.select_related("variant"))
-        items = [_seed_item(channel.platform, listing) for listing in listings]
-        if channel.platform == "zettle":
-            items = _group_zettle(items)
+        items = platform.demo_module().seed_items(listings)
         requests.post(f"{channel.base_url}/_sandbox/seed", json={"items": items}, timeout=10)
         channel_push_now(channel)
-
-
-def _seed_item(platform, listing):
-    parent, remote = listing.remote_parent_id, listing.remote_id
-    return {
-        "highlevel": {"priceId": remote, "availableQuantity": 0, "sku": listing.variant.sku},
-        "webflow": {"collectionId": parent, "skuId": remote, "quantity": 0},
-        "unicommerce": {
-            "productId": parent,
-            "variantId": remote,
-            "inventory": 0,
-            "sku": listing.variant.sku,
-        },
-        "elasticpath": {"id": remote, "available": 0},
-        "zettle": {"productUuid": parent, "variants": {remote: 0}},
-    }[platform]
-
-
-def _group_zettle(items):
-    products = {}
-    for item in items:
-        products.setdefault(item["productUuid"], {}).update(item["variants"])
-    return [{"productUuid": p, "variants": v} for p, v in products.items()]
 
 
 def wait_for_sandbox(url, timeout=30):

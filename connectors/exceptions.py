@@ -2,9 +2,11 @@
 
 
 class ConnectorError(Exception):
-    """Base of every connector failure. `kind` is stored on the push record."""
+    """Base of every connector failure. `kind` is stored on the push record; `outcomes` are
+    the items a push decided before it failed (the engine keeps them)."""
 
     kind = "error"
+    outcomes = ()
 
 
 class AuthError(ConnectorError):

@@ -4,15 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from connectors.platforms import registry
 from inventory.models import Location, Variant
-
-
-class Platform(models.TextChoices):
-    HIGHLEVEL = "highlevel", "HighLevel"
-    WEBFLOW = "webflow", "Webflow"
-    UNICOMMERCE = "unicommerce", "Unicommerce"
-    ELASTICPATH = "elasticpath", "Elastic Path"
-    ZETTLE = "zettle", "Zettle"
 
 
 class Channel(models.Model):
@@ -24,7 +17,8 @@ class Channel(models.Model):
         SHADOW = "shadow", "Shadow: compares with the channel, never writes"
 
     name = models.CharField(max_length=100, unique=True)
-    platform = models.CharField(max_length=16, choices=Platform.choices)
+    # A callable: the registry's platforms, so that a new one needs no migration.
+    platform = models.CharField(max_length=16, choices=registry.choices)
     base_url = models.URLField(
         help_text="The API's base URL (a sandbox's http://127.0.0.1:PORT for trials)."
     )
@@ -60,7 +54,11 @@ class Channel(models.Model):
         ordering = ["name"]
 
     def __str__(self):
-        return f"{self.name} ({self.get_platform_display()})"
+        return f"{self.name} ({self.platform_label})"
+
+    @property
+    def platform_label(self):
+        return registry.label(self.platform)
 
     def circuit_state(self, now):
         if self.circuit_open_until is None:
@@ -71,9 +69,10 @@ class Channel(models.Model):
 class Listing(models.Model):
     """A variant on a channel: that platform's ids for it, and what the channel last confirmed.
 
-    `remote_id` / `remote_parent_id` per platform: HighLevel priceId / (none); Webflow SKU id /
-    SKU collection id; Unicommerce variantId / productId; Elastic Path product id / (none);
-    Zettle variantUuid / productUuid.
+    `remote_id` / `remote_parent_id` name the item on the platform (each platform's Docs in
+    the registry say what they are there). The sync bookkeeping below the ids is written only
+    by connectors.listing_state's transitions: a plain save() of an existing listing writes
+    its ids alone, so a form or a listing file never overwrites what a worker just wrote.
     """
 
     class Status(models.TextChoices):
@@ -119,8 +118,16 @@ class Listing(models.Model):
             ),
         ]
 
+    # What a save of an existing listing writes; the rest is listing_state's.
+    IDENTITY = ("channel", "variant", "remote_id", "remote_parent_id")
+
     def __str__(self):
-        return f"{self.variant_id} on {self.channel_id}"
+        return f"{self.variant.sku} on {self.channel.name}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = self.IDENTITY
+        super().save(*args, **kwargs)
 
     @classmethod
     def from_db(cls, db, field_names, values):
@@ -212,4 +219,11 @@ class Drift(models.Model):
         ]
 
     def __str__(self):
-        return f"drift on listing {self.listing_id}: {self.channel_quantity} vs {self.target}"
+        return (
+            f"{self.listing.variant.sku} on {self.listing.channel.name}: channel shows "
+            f"{_shown(self.channel_quantity)}, should show {_shown(self.target)}"
+        )
+
+
+def _shown(quantity):
+    return "unlimited" if quantity is None else quantity

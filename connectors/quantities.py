@@ -1,18 +1,21 @@
-"""The quantity a channel should show for a variant, and the words that explain it."""
+"""The quantity a channel should show for a variant, the words that explain it, and the
+ledger entry it reflects."""
 
 from dataclasses import dataclass, field
 
-from django.db.models import Max
+from django.db.models import OuterRef, Subquery
 
 from inventory.models import StockLevel, StockTransaction
 
 
 @dataclass
 class Target:
-    """A channel's quantity for one variant (None: untracked, sell without limit)."""
+    """A channel's quantity for one variant (None: untracked, sell without limit), and the
+    newest ledger entry at the channel's locations that it reflects (None: no stock moved)."""
 
     quantity: int | None
     steps: list = field(default_factory=list)
+    ledger_entry: int | None = None
 
     @property
     def explanation(self):
@@ -45,26 +48,31 @@ def channel_target(channel, *, tracked, available_by_location):
 
 
 def targets_for(channel, variants):
-    """{variant_id: Target} for variants on this channel, from the current levels (2 queries)."""
+    """{variant_id: Target} for variants on this channel, from the current levels (2 queries).
+
+    Each level is read with its newest ledger entry in one statement, so the entry a push
+    records is the one its quantity reflects, never a newer one (one snapshot, on either
+    database; the (variant, location, id) index answers each)."""
     locations = {loc.pk: loc.code for loc in channel.locations.all()}
+    newest = StockTransaction.objects.filter(
+        variant_id=OuterRef("variant_id"), location_id=OuterRef("location_id")
+    ).order_by("-id")
     rows = (
         StockLevel.objects.filter(variant__in=[v.pk for v in variants], location_id__in=locations)
+        .annotate(entry=Subquery(newest.values("id")[:1]))
         .order_by("variant_id", "location_id")
-        .values_list("variant_id", "location_id", "available")
+        .values_list("variant_id", "location_id", "available", "entry")
     )
-    by_variant = {}
-    for variant_id, location_id, available in rows:
+    by_variant, entries = {}, {}
+    for variant_id, location_id, available, entry in rows:
         by_variant.setdefault(variant_id, []).append((locations[location_id], available))
-    return {
-        v.pk: channel_target(
+        if entry is not None:
+            entries[variant_id] = max(entries.get(variant_id, entry), entry)
+    targets = {}
+    for v in variants:
+        target = channel_target(
             channel, tracked=v.tracked, available_by_location=by_variant.get(v.pk, [])
         )
-        for v in variants
-    }
-
-
-def last_ledger_entry(channel, variant_ids):
-    """The newest ledger entry that the channel's quantities for these variants reflect."""
-    return StockTransaction.objects.filter(
-        variant_id__in=variant_ids, location__in=channel.locations.all()
-    ).aggregate(last=Max("id"))["last"]
+        target.ledger_entry = entries.get(v.pk)
+        targets[v.pk] = target
+    return targets

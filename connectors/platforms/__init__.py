@@ -1,22 +1,6 @@
-"""The platform connectors, by platform name (the Channel.platform values).
+"""The platforms: one package each (connector, sandbox, demo data, test hooks) over the base
+contract (base.py), the engine's write step (strategy.py), one HTTP path (http.py), pacing
+(pacing.py) and one registry (registry.py) that everything else reads.
 
-Imported lazily by dotted path: a platform module is loaded only when a channel uses it.
+Nothing here touches the ORM: connectors get plain values and return plain results.
 """
-
-from django.utils.module_loading import import_string
-
-CONNECTORS = {
-    "highlevel": "connectors.platforms.highlevel.HighLevelConnector",
-    "webflow": "connectors.platforms.webflow.WebflowConnector",
-    "unicommerce": "connectors.platforms.unicommerce.UnicommerceConnector",
-    "elasticpath": "connectors.platforms.elasticpath.ElasticPathConnector",
-    "zettle": "connectors.platforms.zettle.ZettleConnector",
-}
-
-
-def connector_class(platform):
-    """The Connector subclass for a platform name."""
-    try:
-        return import_string(CONNECTORS[platform])
-    except KeyError:
-        raise KeyError(f"no connector for platform {platform!r}") from None

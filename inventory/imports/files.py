@@ -11,6 +11,7 @@ import io
 import re
 
 import tablib
+from python_calamine import CalamineError, CalamineWorkbook
 
 from inventory.imports.cells import is_blank
 
@@ -56,8 +57,6 @@ def read_table(data, name=""):
 
 
 def _workbook_rows(data):
-    from python_calamine import CalamineError, CalamineWorkbook
-
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         if not workbook.sheet_names:

@@ -9,6 +9,7 @@ import csv
 import io
 
 from import_export.formats import base_formats
+from openpyxl import Workbook
 
 from inventory.imports.cells import neutralise
 from inventory.imports.files import read_table
@@ -40,8 +41,6 @@ class XLSX(base_formats.XLSX):
     def export_data(self, dataset, **kwargs):
         # openpyxl's write-only mode streams rows to the file: a third less time than tablib's
         # export (5 s against 7.5 s for 100,000 rows) and memory that does not grow with them.
-        from openpyxl import Workbook
-
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet(dataset.title or "Sheet1")
         sheet.append(list(dataset.headers or []))

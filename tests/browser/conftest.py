@@ -2,13 +2,12 @@
 Chromium against pytest-django's live server.
 
 Playwright's own browser download does not work here (no internet but the package
-registries), so the run installs Debian's chromium with apt-get when /usr/bin/chromium is
-missing, and fails, saying why, when it cannot: CI must run these tests, not skip them.
+registries): `make test` installs Debian's chromium first (.ci/install-chromium) when
+/usr/bin/chromium is missing. Without it these tests fail, saying why: CI must run them,
+not skip them.
 """
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,51 +29,15 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 800}
 PASSWORD = "pw-for-tests-1"  # tests/factories.py
 ROOT = Path(__file__).resolve().parents[2]
-APT_TIMEOUT = 900
-
-
-def _apt_get(*args):
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(
-        ["apt-get", *args], env=env, capture_output=True, text=True, timeout=APT_TIMEOUT
-    )
-
-
-def _tail(result, lines=15):
-    return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
-
-
-def install_chromium():
-    """Install Debian's chromium if it is missing; return None, or why it could not be done."""
-    if CHROMIUM.exists():
-        return None
-    if shutil.which("apt-get") is None:
-        return "apt-get is not available"
-    install = ("install", "-y", "--no-install-recommends", "chromium")
-    result = _apt_get(*install)
-    if result.returncode != 0:
-        # A fresh machine has no package lists yet ("Unable to locate package chromium").
-        update = _apt_get("update")
-        if update.returncode != 0:
-            return f"`apt-get update` failed:\n{_tail(update)}"
-        result = _apt_get(*install)
-    if result.returncode != 0:
-        who = "" if os.geteuid() == 0 else f" (apt-get needs root; this runs as uid {os.geteuid()})"
-        return f"`apt-get {' '.join(install)}` failed{who}:\n{_tail(result)}"
-    if not CHROMIUM.exists():
-        return f"apt-get installed chromium but {CHROMIUM} is still missing"
-    return None
 
 
 @pytest.fixture(scope="session")
 def chromium_path():
-    """Debian's Chromium, installed with apt-get on first use (the tests run as root in CI)."""
-    problem = install_chromium()
-    if problem:
+    """Debian's Chromium (make test installs it: .ci/install-chromium)."""
+    if not CHROMIUM.exists():
         pytest.fail(
-            f"The browser tests need Debian's Chromium at {CHROMIUM} and it could not be "
-            f"installed: {problem}\nInstall it as root with "
-            "`apt-get update && apt-get install -y --no-install-recommends chromium`.",
+            f"The browser tests need Debian's Chromium at {CHROMIUM}: run `make test` (it "
+            "installs it, as root), or `.ci/install-chromium`.",
             pytrace=False,
         )
     return str(CHROMIUM)

@@ -12,9 +12,10 @@ from rq import SimpleWorker
 
 from config.roles import CLERK
 from connectors.models import Channel, Listing, PushRecord
-from connectors.sandboxes import start_sandbox
+from connectors.platforms.highlevel.demo import LOCATION as HL_LOCATION
+from connectors.platforms.sandbox.serve import start_sandbox
 from inventory.models import StockTransaction
-from tests.connectors.sandbox_client import HL_LOCATION, Client
+from tests.connectors.sandbox_client import Client
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -100,17 +101,23 @@ def test_an_adjustment_in_the_admin_is_pushed_and_the_push_shows(
     expect(row.locator(".field-purpose")).to_have_text("write")
     expect(row.locator(".field-status")).to_have_text(str(push.status))
     expect(row.locator(".field-outcome")).to_have_text("Succeeded")
-    expect(row.locator(".field-ledger_entry_id")).to_have_text(str(ledger_entry.pk))
+    expect(row.locator(".field-ledger_entry")).to_have_text(f"ledger entry #{ledger_entry.pk}")
     shoot(page, "push-records")
 
     # The variant's page explains the number and links the push.
     page.goto(f"/admin/inventory/variant/{tee.pk}/change/")
     explained = page.locator("table.channel-quantities tbody tr", has_text="Webshop")
-    expect(explained).to_contain_text("last confirmed 7")
+    expect(explained).to_contain_text("7 at ")
     explained.get_by_role("link", name=f"push #{push.pk}").click()
     expect(page).to_have_url(re.compile(rf"/admin/connectors/pushrecord/{push.pk}/change/"))
     expect(page.locator(".field-request_body_pretty")).to_contain_text('"availableQuantity": 7')
     expect(page.locator(".field-request_body_pretty")).to_contain_text(PRICE_ID)
+    # Each item names its SKU and the ledger entry its quantity reflects; that entry's page
+    # names this push as the one that carried it to the channel.
+    item = page.locator("table.push-items tbody tr", has_text=tee.sku)
+    expect(item).to_contain_text("confirmed")
+    item.get_by_role("link", name=f"ledger entry #{ledger_entry.pk}").click()
+    expect(page.locator(".field-carried_by")).to_contain_text(f"Webshop: push #{push.pk}")
 
     # The channel list: its health after the push.
     page.goto("/admin/connectors/channel/")

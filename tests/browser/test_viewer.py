@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 
 from config.roles import VIEWER
 from connectors.models import Channel
+from connectors.platforms.highlevel.demo import LOCATION as HL_LOCATION
 from inventory.models import StockLevel, Variant
-from tests.connectors.sandbox_client import HL_LOCATION
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from connectors.sandboxes import start_sandbox
+from connectors.platforms.sandbox.serve import start_sandbox
 from tests.connectors.sandbox_client import Client
 
 

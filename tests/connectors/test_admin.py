@@ -1,13 +1,11 @@
 """Channels, listings and push records in the admin, as an inventory manager uses them."""
 
-import json
-
 import pytest
 from django.urls import reverse
 
 from config.roles import MANAGER, VIEWER, sync_roles
-from connectors import sync
 from connectors.models import Channel, Listing, PushRecord
+from connectors.services.push import sync_channel_run
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +41,7 @@ def channel_form(**overrides):
         "platform": "highlevel",
         "base_url": "http://127.0.0.1:8101",
         "mode": "live",
-        "settings": json.dumps({"location_id": LOCATION}),
+        "setting_location_id": LOCATION,
         "buffer": 0,
         "zero_out_threshold": 0,
         "credential_token": TOKEN,
@@ -81,19 +79,55 @@ def test_a_blank_credential_keeps_the_stored_one(manager, channel):
 
 
 def test_platform_settings_are_checked(manager):
-    response = manager.post(reverse("admin:connectors_channel_add"), channel_form(settings="{}"))
-    assert response.status_code == 200
-    assert "HighLevel: setting &#x27;Location id (altId)&#x27; is required" in (
-        response.content.decode()
+    response = manager.post(
+        reverse("admin:connectors_channel_add"), channel_form(setting_location_id="")
     )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["setting_location_id"] == ["HighLevel: 'Location id (altId)' is required"]
     assert not Channel.objects.exists()
+
+
+def test_each_setting_is_a_field_of_its_kind_with_the_platforms_words(manager, make):
+    add = reverse("admin:connectors_channel_add")
+    page = manager.get(add).content.decode()
+    assert "Elastic Path: Location slug (optional) (Multi-location inventories" in page
+    assert '<input type="number" name="setting_batch_max"' in page
+    refused = manager.post(
+        add,
+        channel_form(
+            platform="unicommerce",
+            credential_username="u",
+            credential_password="p",
+            setting_batch_max="lots",
+            setting_auth_method="PUT",
+        ),
+    )
+    errors = refused.context["adminform"].form.errors
+    assert errors["setting_batch_max"] == ["Enter a whole number."]
+    assert "setting_auth_method" in errors
+    saved = manager.post(
+        add,
+        channel_form(
+            platform="unicommerce",
+            credential_username="u",
+            credential_password="p",
+            setting_batch_max="250",
+            setting_auth_method="GET",
+            setting_location_id="ignored: not Unicommerce's",
+            locations=[make.location("WH1").pk],
+        ),
+    )
+    assert saved.status_code == 302
+    assert Channel.objects.get().settings == {"batch_max": 250, "auth_method": "GET"}
 
 
 def test_each_credential_field_says_which_platform_uses_it_and_as_what(manager):
     page = manager.get(reverse("admin:connectors_channel_add")).content.decode()
     # HighLevel's and Webflow's tokens share one field: its label names neither.
     assert '<label for="id_credential_token">Token:</label>' in page
-    assert "HighLevel: Private Integration Token (optional); Webflow: Site API token." in page
+    used_by = "HighLevel: Private Integration Token (optional); Webflow: Site API token (A site"
+    assert used_by in page
     assert "Elastic Path: Client secret" in page
 
 
@@ -133,7 +167,7 @@ def test_push_records_are_browsable_with_pretty_json_and_filters(
 ):
     running_highlevel.seed(items=[{"priceId": "p1"}])
     Listing.objects.create(channel=channel, variant=make.variant("TEE"), remote_id="p1")
-    sync.sync_channel_run(channel.pk, "test-run")
+    sync_channel_run(channel.pk, "test-run")
     record = PushRecord.objects.get()
     changelist = reverse("admin:connectors_pushrecord_changelist")
     for query in ("", f"?channel__id__exact={channel.pk}", "?outcome=ok", "?status=201"):

@@ -3,9 +3,9 @@
 import pytest
 from django.utils import timezone
 
-from connectors import sync
 from connectors.models import Channel, Listing, PushRecord
-from connectors.services import channel_test_connection
+from connectors.services.channel_io import channel_test_connection
+from connectors.services.push import sync_channel_run
 from inventory.models import StockTransaction
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def shop(make, running_highlevel):
 
 def push(channel):
     """Run the engine on the channel's pending listings (every listing starts pending)."""
-    return sync.sync_channel_run(channel.pk, "test-run")
+    return sync_channel_run(channel.pk, "test-run")
 
 
 def remote(sandbox, price_id):

@@ -1,4 +1,4 @@
-"""End to end: committed stock changes reach all five channels through a real Redis, a real
+"""End to end: committed stock changes reach every channel through a real Redis, a real
 rq worker and the sandboxes over HTTP, with nothing lost on the way."""
 
 import os
@@ -6,49 +6,43 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import django_rq
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rq import SimpleWorker
 
-from connectors import jobs, sync
+from connectors import listing_state, queue, tasks
 from connectors.models import Channel, Drift, Listing, PushRecord
-from connectors.reconcile import channel_reconcile, drift_accept, drift_ignore, drift_push_ours
-from connectors.sandboxes import start_sandbox
-from connectors.services import channel_push_now, channel_resume
+from connectors.platforms.sandbox.serve import sandboxed, start_sandbox
+from connectors.services.actions import channel_push_now, channel_resume
+from connectors.services.push import sync_channel_run
+from connectors.services.reconcile import (
+    channel_reconcile,
+    drift_accept,
+    drift_ignore,
+    drift_push_ours,
+)
 from inventory.models import Source, StockTransaction
 from inventory.services import StockLine, stock_apply
-from tests.connectors import (
-    test_elasticpath,
-    test_highlevel,
-    test_unicommerce,
-    test_webflow,
-    test_zettle,
-)
 from tests.connectors.sandbox_client import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# The contract test classes know how to seed and read each sandbox: reuse their hooks.
-CONTRACTS = {
-    c.platform: c()
-    for c in (
-        test_highlevel.TestHighLevel,
-        test_webflow.TestWebflow,
-        test_unicommerce.TestUnicommerce,
-        test_elasticpath.TestElasticPath,
-        test_zettle.TestZettle,
-    )
-}
+# Every registered platform with a sandbox and test hooks (a test-only one too): the hooks
+# know how to seed and read each sandbox.
+HOOKS = {p.name: p.hooks() for p in sandboxed() if p.testing}
 N = 3  # variants listed on every channel
+LISTINGS = N * len(HOOKS)
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def servers():
-    running = {name: start_sandbox(name) for name in CONTRACTS}
+    running = {name: start_sandbox(name) for name in HOOKS}
     yield running
     for sandbox in running.values():
         sandbox.stop()
@@ -81,17 +75,17 @@ def shop(make, servers):
     for i, v in enumerate(variants):
         make.stock(v, wh, 10 + i)
     channels = {}
-    for name, contract in CONTRACTS.items():
+    for name, hooks in HOOKS.items():
         sandbox = Client(servers[name])
         sandbox.control("POST", "reset")
-        items = contract.make_items(N)
-        contract.seed(sandbox, items, quantity=0)
+        items = hooks.make_items(N)
+        hooks.seed(sandbox, items, quantity=0)
         channel = Channel.objects.create(
             name=name,
             platform=name,
             base_url=sandbox.url,
-            credentials=contract.credentials(sandbox),
-            settings=contract.settings(sandbox),
+            credentials=hooks.credentials(),
+            settings=hooks.settings(),
         )
         channel.locations.set([wh, store])
         for v, item in zip(variants, items, strict=True):
@@ -131,7 +125,7 @@ def drain(timeout=30):
 
 def shows(channels, name):
     _, sandbox, items = channels[name]
-    return [CONTRACTS[name].remote_quantity(sandbox, item) for item in items]
+    return [HOOKS[name].remote_quantity(sandbox, item) for item in items]
 
 
 def change(variant, location, action, quantity):
@@ -187,13 +181,13 @@ def test_a_burst_holds_the_pushes_until_it_calms(shop, settings):
     for i in range(60):  # separate commits, well over 5 a second
         change(variants[i % N], wh, "increment", 1)
     for name, (channel, _, _) in channels.items():
-        assert 0 < jobs.run_sync(channel.pk)["held"] <= 1, name
+        assert 0 < tasks.sync_channel(channel.pk)["held"] <= 1, name
     assert PushRecord.objects.filter(purpose="write").count() == writes  # nothing sent yet
-    assert jobs.request_sync([channels["webflow"][0].pk]) == 0  # the held push is queued
+    assert queue.request_sync([channels["webflow"][0].pk]) == 0  # the held push is queued
     # The burst is over once a full second passes without it: each listing is sent once.
     time.sleep(2.1)
     for name, (channel, _, _) in channels.items():
-        assert jobs.run_sync(channel.pk)["pushed"] == N, name
+        assert tasks.sync_channel(channel.pk)["pushed"] == N, name
         assert shows(channels, name) == [30, 31, 32], name
     assert Listing.objects.filter(pending_since__isnull=False).count() == 0
 
@@ -205,10 +199,10 @@ def test_a_burst_holds_no_longer_than_burst_hold(shop, settings):
     change(variants[0], wh, "increment", 5)
     channel = channels["webflow"][0]
     for _ in range(40):  # the changes keep coming
-        jobs.request_sync([channel.pk], tally=True)
-    assert jobs.burst_rate(channel.pk) > 5
+        queue.request_sync([channel.pk], tally=True)
+    assert queue.burst_rate(channel.pk) > 5
     time.sleep(0.6)  # the oldest pending change has waited BURST_HOLD
-    report = jobs.run_sync(channel.pk)
+    report = tasks.sync_channel(channel.pk)
     assert report["pushed"] == 1
     assert shows(channels, "webflow")[0] == 15
 
@@ -229,7 +223,7 @@ def test_push_now_sends_what_a_channel_lost_even_where_nothing_moved(shop):
     _, _, _, channels = shop
     drain()
     for name, (channel, sandbox, items) in channels.items():
-        CONTRACTS[name].seed(sandbox, items, quantity=0)  # the store lost its levels
+        HOOKS[name].seed(sandbox, items, quantity=0)  # the store lost its levels
         channel_push_now(channel)
     drain()
     for name in channels:
@@ -242,11 +236,38 @@ def test_a_write_whose_answer_was_lost_is_not_taken_as_in_step(shop):
     channel, sandbox, _ = channels["webflow"]
     sandbox.fail(drop_after_apply_next=1)  # the write of 13 lands, its answer is lost
     change(variants[0], wh, "increment", 3)
-    sync.sync_channel_run(channel.pk, "run-1")
+    sync_channel_run(channel.pk, "run-1")
     assert shows(channels, "webflow")[0] == 13
     change(variants[0], wh, "decrement", 3)  # back to 10 before the retry
-    sync.sync_channel_run(channel.pk, "run-2")
+    backed_off(channel)
+    sync_channel_run(channel.pk, "run-2")
     assert shows(channels, "webflow")[0] == 10  # sent, though 10 was confirmed once
+
+
+def test_a_change_keeps_the_backoff_of_a_listing_its_channel_keeps_refusing(shop, settings):
+    settings.SYNC = {**settings.SYNC, "BACKOFF_BASE": 30, "BACKOFF_MAX": 60}
+    wh, _, variants, channels = shop
+    drain()
+    channel, sandbox, _ = channels["webflow"]
+    listing = Listing.objects.get(channel=channel, variant=variants[0])
+    sandbox.fail(error_rate=1.0, paths=["/v2/collections"])
+    change(variants[0], wh, "increment", 1)
+    assert sync_channel_run(channel.pk, "run-1").stopped == "transient"
+    listing.refresh_from_db()
+    assert listing.attempts == 1
+    waiting_until = listing.next_attempt_at
+    sent = len(sandbox.log())
+    for _ in range(20):  # a busy SKU: every sale or receipt marks it again
+        change(variants[0], wh, "increment", 1)
+        assert sync_channel_run(channel.pk, "run-n").pushed == 0
+    listing.refresh_from_db()
+    assert (listing.attempts, listing.next_attempt_at) == (1, waiting_until)
+    assert listing.pending_since is not None
+    assert len(sandbox.log()) == sent  # nothing resent before its turn
+    sandbox.control("DELETE", "failures")
+    channel_push_now(channel)  # staff ask: the backoff is reset, and it goes now
+    assert sync_channel_run(channel.pk, "run-staff").pushed >= 1
+    assert shows(channels, "webflow")[0] == 31
 
 
 def test_a_listing_given_other_remote_ids_is_pushed_to_its_new_item(shop):
@@ -295,10 +316,11 @@ def test_with_redis_down_changes_commit_and_converge_once_it_is_back(shop, setti
     }
     change(variants[1], wh, "decrement", 4)  # commits although nothing can be queued
     settings.RQ_QUEUES = working
-    assert Listing.objects.filter(variant=variants[1], pending_since__isnull=False).count() == 5
-    assert jobs.sweep_pending() == []  # not pending long enough yet
+    marked = Listing.objects.filter(variant=variants[1], pending_since__isnull=False)
+    assert marked.count() == len(HOOKS)
+    assert queue.sweep_pending() == []  # not pending long enough yet
     settings.SYNC = {**settings.SYNC, "SWEEP_AFTER": 0}
-    assert len(jobs.sweep_pending()) == 5
+    assert len(queue.sweep_pending()) == len(HOOKS)
     drain()
     assert {name: shows(channels, name)[1] for name in channels} == dict.fromkeys(channels, 7)
 
@@ -327,10 +349,10 @@ def test_a_redis_stopped_during_changes_and_started_again_loses_nothing(shop, se
         change(variants[1], wh, "decrement", 4)  # commits although nothing can be queued
         change(variants[2], wh, "increment", 2)
         pending = Listing.objects.filter(pending_since__isnull=False)
-        assert pending.count() == 15  # three variants on five channels, none lost
+        assert pending.count() == LISTINGS  # three variants on every channel, none lost
         server = start()  # back, empty: the queued push of the first change is gone too
         settings.SYNC = {**settings.SYNC, "SWEEP_AFTER": 0}
-        assert len(jobs.sweep_pending()) == 5
+        assert len(queue.sweep_pending()) == len(HOOKS)
         drain()
     finally:
         server.stop()
@@ -419,13 +441,13 @@ def test_a_circuit_opens_after_repeated_failures_and_a_probe_closes_it(shop, set
     channel, sandbox, _ = channels["unicommerce"]
     sandbox.fail(error_rate=1.0)
     for _ in range(3):
-        sync.sync_channel_run(channel.pk, "test-run")
+        sync_channel_run(channel.pk, "test-run")
         Listing.objects.filter(channel=channel).update(next_attempt_at=None)
     channel.refresh_from_db()
     assert channel.circuit_open_until is not None
-    assert sync.sync_channel_run(channel.pk, "test-run").stopped == "circuit open"
+    assert sync_channel_run(channel.pk, "test-run").stopped == "circuit open"
     sandbox.control("DELETE", "failures")
-    time.sleep(max(0.0, (channel.circuit_open_until - channel.last_error_at).total_seconds()))
+    Channel.objects.filter(pk=channel.pk).update(circuit_open_until=timezone.now())  # cooled
     drain()
     channel.refresh_from_db()
     assert channel.circuit_open_until is None
@@ -457,18 +479,37 @@ def test_drift_is_found_and_each_resolution_does_what_it_says(shop):
     assert len(channel_reconcile(channel)) == 1  # the ignored one still differs
 
 
-def test_claims_of_a_dead_run_expire_and_a_delta_is_not_applied_twice(shop):
+def test_claims_of_a_dead_run_expire_and_a_delta_is_not_applied_twice(shop, settings):
     wh, _, variants, channels = shop
     drain()
     channel, sandbox, _ = channels["zettle"]
     change(variants[0], wh, "increment", 5)
     # A run that claimed the listings and died without a word.
-    assert sync.claim(channel, "dead-worker")
-    assert sync.sync_channel_run(channel.pk, "live-worker").pushed == 0  # claims still held
-    time.sleep(1.2)  # CLAIM_TTL
+    assert listing_state.claim(channel, "dead-worker", 100)
+    assert sync_channel_run(channel.pk, "live-worker").pushed == 0  # claims still held
+    expired = timezone.now() - timedelta(seconds=settings.SYNC["CLAIM_TTL"] + 1)
+    Listing.objects.filter(claimed_by="dead-worker").update(claimed_at=expired)
     sandbox.fail(drop_after_apply_next=1)  # the next movement lands but its answer is lost
     drain()
     assert shows(channels, "zettle")[0] == 15
+
+
+def backed_off(channel):
+    """Wait until the channel's listings may be tried again (their backoff has run out)."""
+    poll(
+        lambda: (
+            not Listing.objects.filter(channel=channel, next_attempt_at__gt=timezone.now()).exists()
+        ),
+        "the backoff to run out",
+    )
+
+
+def poll(condition, what, timeout=20):
+    """Wait for `condition()` against a deadline (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def _database_url():
@@ -510,16 +551,13 @@ def test_a_worker_process_killed_mid_push_converges_without_double_applying(shop
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 20
-    while not [r for r in sandbox.log() if r["path"].endswith("/multiple")]:
-        assert time.monotonic() < deadline, "the worker never read the levels"
-        time.sleep(0.05)
-    time.sleep(0.5)  # its transaction is now on the wire, held by the channel
+    # The channel has taken the transaction (and holds it) once its timeout switch is used.
+    poll(lambda: sandbox.control("GET", "failures")["timeout_next"] == 0, "the write to start")
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
-    time.sleep(4.5)  # the channel applies the lost transaction meanwhile
-    assert shows(channels, "elasticpath")[0] == 15
-    jobs.request_sync([channel.pk])
+    assert shows(channels, "elasticpath")[0] == 10  # not applied yet
+    poll(lambda: shows(channels, "elasticpath")[0] == 15, "the channel to apply the lost write")
+    queue.request_sync([channel.pk])
     drain()
     assert shows(channels, "elasticpath")[0] == 15  # read again first: not 20
     assert Listing.objects.get(channel=channel, variant=variants[0]).confirmed_quantity == 15
@@ -544,6 +582,6 @@ def test_changing_what_a_channel_sells_pushes_its_new_targets(shop):
     assert shows(channels, "webflow") == [14, 11, 12]
     # The second pass, once every process sees the new locations, finds them all in step.
     writes = PushRecord.objects.filter(channel=channel, purpose="write").count()
-    jobs.refresh_channel(channel.pk)
+    tasks.refresh_channel(channel.pk)
     drain()
     assert PushRecord.objects.filter(channel=channel, purpose="write").count() == writes

@@ -1,6 +1,7 @@
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from config.embedded_redis import owned_embedded_redis
@@ -10,8 +11,6 @@ class Command(BaseCommand):
     help = "Own the embedded Redis server until Ctrl-C (for running web and worker separately)."
 
     def handle(self, *args, **opts):
-        from django.conf import settings
-
         if not settings.EMBEDDED_REDIS:
             raise CommandError("REDIS_URL is set: there is no embedded server to run")
         stop = threading.Event()

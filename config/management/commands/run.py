@@ -1,6 +1,7 @@
 """Run the whole app in one terminal: embedded Redis, web, worker and channel sandboxes."""
 
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -10,19 +11,28 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from config.embedded_redis import owned_embedded_redis
+from config.management.commands.load_demo import LOGIN_FILE, STAFF
+from config.roles import CLERK, MANAGER, VIEWER
+from connectors.platforms import registry
 
 # What each demo login may do (config/roles.py), for the start-up banner.
 ROLE_SUMMARY = {
-    "Viewer": "sees everything, changes nothing",
-    "Stock clerk": "adjusts, moves and imports stock, reverses movements",
-    "Inventory manager": "everything in inventory and channels, job queues too",
+    VIEWER: "sees everything, changes nothing",
+    CLERK: "adjusts, moves and imports stock, reverses movements",
+    MANAGER: "everything in inventory and channels, job queues too",
 }
 SEEDING_WAIT = 20  # seconds the banner waits for the demo sandboxes' seeding to finish
+
+
+def sandboxed_platforms():
+    """The platforms whose sandbox `run` serves on its default port."""
+    return [p for p in registry.platforms() if p.sandbox and p.port]
 
 
 def web_answers(addr, timeout=0.5):
@@ -37,10 +47,6 @@ def web_answers(addr, timeout=0.5):
 
 def demo_login():
     """The demo logins `load_demo` made, if its password file is there and still admin's."""
-    from django.contrib.auth import get_user_model
-
-    from config.management.commands.load_demo import LOGIN_FILE, STAFF
-
     path = settings.VAR_DIR / LOGIN_FILE
     try:
         password = path.read_text().strip()
@@ -95,10 +101,7 @@ def running_services(addr, names):
     }
     rows = [(name, described[name]) for name in names if name in described]
     if "sandboxes" in names:
-        from connectors.models import Platform
-        from connectors.sandboxes import PLATFORMS
-
-        ports = ", ".join(f"{Platform(p).label} {PLATFORMS[p].port}" for p in PLATFORMS)
+        ports = ", ".join(f"{p.label} {p.port}" for p in sandboxed_platforms())
         rows.append(("sandboxes", f"on 127.0.0.1: {ports}"))
     if settings.EMBEDDED_REDIS:
         rows.append(("redis", f"embedded Valkey at {shown(settings.EMBEDDED_REDIS_SOCKET)}"))
@@ -141,7 +144,8 @@ class Command(BaseCommand):
                 if quiet and "LOG_LEVEL" not in os.environ:
                     env = {**os.environ, "LOG_LEVEL": "WARNING"}
                 wanted.append(("cron", [*manage, "rqcron", "config.cron"], env))
-        sandboxes = not opts["no_sandboxes"] and "sandbox" in get_commands()
+        # The sandboxes are an extra (Werkzeug); without it, `run` runs without them.
+        sandboxes = not opts["no_sandboxes"] and importlib.util.find_spec("werkzeug") is not None
         if sandboxes:
             wanted.append(("sandboxes", [*manage, "sandbox"], None))
 
@@ -206,12 +210,9 @@ class Command(BaseCommand):
         """What would fail to start because its port already answers."""
         wanted = [(f"{addr} (web)", addr)]
         if sandboxes:
-            from connectors.models import Platform
-            from connectors.sandboxes import PLATFORMS
-
             wanted += [
-                (f"{port} (the {Platform(name).label} sandbox)", f"127.0.0.1:{port}")
-                for name, (_, port) in PLATFORMS.items()
+                (f"{p.port} (the {p.label} sandbox)", f"127.0.0.1:{p.port}")
+                for p in sandboxed_platforms()
             ]
         return [what for what, where in wanted if web_answers(where, timeout=0.2)]
 

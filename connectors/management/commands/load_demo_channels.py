@@ -2,11 +2,11 @@ import logging
 
 from django.core.management.base import BaseCommand
 
-from connectors.demo import demo_channels, seed_sandboxes
+from connectors.demo import demo_channels, demo_platforms, seed_sandboxes
 
 
 class Command(BaseCommand):
-    help = "Create demo channels on the five local sandboxes (--seed: give them their items)."
+    help = "Create demo channels on the local sandboxes (--seed: give them their items)."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -21,11 +21,12 @@ class Command(BaseCommand):
         # `make run` creates the channels before Redis is up: every new listing's push would
         # warn that it cannot be queued. Nothing is lost (the listings are pending in the
         # database) and `run` pushes them all once the sandboxes are up (--seed).
-        jobs_log = logging.getLogger("connectors.jobs")
+        jobs_log = logging.getLogger("connectors.queue")
         level = jobs_log.level
         jobs_log.setLevel(logging.ERROR)
         try:
             demo_channels()
         finally:
             jobs_log.setLevel(level)
-        self.stdout.write("demo channels: HighLevel, Webflow, Unicommerce, Elastic Path, Zettle")
+        labels = ", ".join(p.label for p in demo_platforms())
+        self.stdout.write(f"demo channels: {labels}")

@@ -3,12 +3,10 @@
 import uuid
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import F
-from django.utils import timezone
 
-from connectors import sync
-from connectors.jobs import request_sync, sweep_pending
-from connectors.models import Channel, Listing
+from connectors import listing_state, queue
+from connectors.models import Channel
+from connectors.services.push import sync_channel_run
 
 
 class Command(BaseCommand):
@@ -19,12 +17,16 @@ class Command(BaseCommand):
             "--pending", action="store_true", help="queue channels pending too long (for cron)"
         )
         parser.add_argument("--channel", help="a channel's name")
-        parser.add_argument("--all", action="store_true", help="mark all its listings pending")
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            help="push all its listings, whatever the channel shows (like the admin's Push now)",
+        )
         parser.add_argument("--now", action="store_true", help="push here, not through a job")
 
     def handle(self, *args, **opts):
         if opts["pending"]:
-            queued = sweep_pending()
+            queued = queue.sweep_pending()
             self.stdout.write(f"queued pushes for {len(queued)} channel(s)")
             return
         if not opts["channel"]:
@@ -33,21 +35,15 @@ class Command(BaseCommand):
         if channel is None:
             raise CommandError(f"no channel named {opts['channel']!r}")
         if opts["all"]:
-            marked = Listing.objects.filter(channel=channel).update(
-                pending_since=timezone.now(),
-                change_seq=F("change_seq") + 1,
-                status=Listing.Status.PENDING,
-                attempts=0,
-                next_attempt_at=None,
-            )
+            marked = listing_state.push_asked(channel.listings.all())
             self.stdout.write(f"{marked} listing(s) marked pending")
         if opts["now"]:
-            report = sync.sync_channel_run(channel.pk, f"command-{uuid.uuid4().hex[:12]}")
+            report = sync_channel_run(channel.pk, f"command-{uuid.uuid4().hex[:12]}")
             self.stdout.write(
                 f"pushed {report.pushed}, unchanged {report.unchanged}, failed {report.failed}"
                 + (f"; stopped: {report.stopped}" if report.stopped else "")
             )
             if report.stopped == "paused" or report.failed:
                 raise CommandError(f"{channel.name}: {report.stopped or 'some listings failed'}")
-        elif not request_sync([channel.pk], force=True):
+        elif not queue.request_sync([channel.pk], force=True):
             raise CommandError("could not queue the push (is Redis reachable?)")

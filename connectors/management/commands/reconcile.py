@@ -4,10 +4,10 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connectors import sync
 from connectors.exceptions import ConfigError, ConnectorError
 from connectors.models import Channel
-from connectors.reconcile import channel_reconcile, drift_push_ours
+from connectors.services.push import sync_channel_run
+from connectors.services.reconcile import channel_reconcile, drift_push_ours
 
 
 class Command(BaseCommand):
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             if drifts and opts["fix"]:
                 for drift in drifts:
                     drift_push_ours(drift)
-                report = sync.sync_channel_run(channel.pk, f"reconcile-{uuid.uuid4().hex[:12]}")
+                report = sync_channel_run(channel.pk, f"reconcile-{uuid.uuid4().hex[:12]}")
                 self.stdout.write(f"  pushed ours: {report.pushed}, failed {report.failed}")
                 remaining += report.failed
             elif drifts:

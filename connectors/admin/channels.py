@@ -1,0 +1,191 @@
+"""Channels in the admin: their health, their form, and the actions staff take on them."""
+
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from connectors import queue
+from connectors.admin.forms import ChannelForm, fields_by_name
+from connectors.exceptions import ConnectorError
+from connectors.models import Channel
+from connectors.platforms import registry
+from connectors.selectors import channels_with_health
+from connectors.services.actions import (
+    channel_pause,
+    channel_push_now,
+    channel_resume,
+    channel_retry_failed,
+)
+from connectors.services.channel_io import channel_test_connection
+
+RULES = {"buffer", "percentage", "cap", "zero_out_threshold"}
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
+    list_display = (
+        "name",
+        "platform",
+        "mode",
+        "listing_count",
+        "pending_count",
+        "failed_count",
+        "last_success_at",
+        "error_short",
+        "circuit",
+    )
+    list_filter = ("platform", "mode")
+    search_fields = ("name",)
+    filter_horizontal = ("locations",)
+    readonly_fields = (
+        "last_success_at",
+        "last_error_at",
+        "last_error",
+        "paused_reason",
+        "circuit",
+    )
+    actions = ["push_now", "retry_failed", "pause", "resume", "reconcile", "test_connection"]
+
+    def get_queryset(self, request):
+        return channels_with_health(super().get_queryset(request))
+
+    @admin.display(description="listings", ordering="n_listings")
+    def listing_count(self, obj):
+        return obj.n_listings
+
+    @admin.display(description="pending", ordering="n_pending")
+    def pending_count(self, obj):
+        return obj.n_pending
+
+    @admin.display(description="failed", ordering="n_failed")
+    def failed_count(self, obj):
+        return obj.n_failed
+
+    @admin.display(description="last error")
+    def error_short(self, obj):
+        return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
+
+    @admin.display(description="circuit")
+    def circuit(self, obj):
+        return obj.circuit_state(timezone.now())
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "queue_depth": queue.queue_depth()}
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changed = set(form.changed_data)
+        new_credentials = any(name.startswith("credential_") for name in changed)
+        new_settings = any(name.startswith("setting_") for name in changed)
+        # Another account or store, or other settings: what it showed before says nothing.
+        elsewhere = new_credentials or new_settings or {"platform", "base_url"} & changed
+        if obj.paused_reason.startswith("bad credentials") and new_credentials:
+            channel_resume(obj)
+            self.message_user(request, f"{obj.name}: new credentials; resumed.")
+        if change and (RULES & changed or elsewhere):
+            channel_push_now(obj)
+
+    @admin.action(
+        description="Push now (every listing, whatever the channel shows)", permissions=["change"]
+    )
+    def push_now(self, request, queryset):
+        for channel in queryset:
+            self.message_user(request, f"{channel.name}: {channel_push_now(channel)} queued")
+
+    @admin.action(description="Retry failed listings", permissions=["change"])
+    def retry_failed(self, request, queryset):
+        for channel in queryset:
+            self.message_user(request, f"{channel.name}: {channel_retry_failed(channel)} queued")
+
+    @admin.action(description="Pause (keep recording, send nothing)", permissions=["change"])
+    def pause(self, request, queryset):
+        for channel in queryset:
+            channel_pause(channel, f"paused by {request.user}")
+        self.message_user(request, f"{queryset.count()} channel(s) paused")
+
+    @admin.action(description="Resume (sends the latest state)", permissions=["change"])
+    def resume(self, request, queryset):
+        for channel in queryset:
+            channel_resume(channel)
+        self.message_user(request, f"{queryset.count()} channel(s) resumed")
+
+    @admin.action(description="Reconcile (find drift; see Drift)", permissions=["change"])
+    def reconcile(self, request, queryset):
+        # A worker reads the channel: thousands of listings are more than a web request's time.
+        drift = reverse("admin:connectors_drift_changelist")
+        for channel in queryset:
+            if queue.request_reconcile(channel.pk):
+                message = '{}: reconcile queued; what differs appears under <a href="{}">Drift</a>'
+                self.message_user(request, format_html(message, channel.name, drift))
+            else:
+                self.message_user(
+                    request,
+                    f"{channel.name}: the job queue is unreachable; try again, or run "
+                    "`manage.py reconcile`",
+                    messages.ERROR,
+                )
+
+    @admin.action(
+        description="Test connection (authenticate and read one level)", permissions=["change"]
+    )
+    def test_connection(self, request, queryset):
+        for channel in queryset:
+            try:
+                report = channel_test_connection(channel)
+            except ConnectorError as exc:
+                self.message_user(request, f"{channel.name}: failed: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{channel.name}: {report}")
+
+    def get_form(self, request, obj=None, **kwargs):
+        # The credential and setting fields are added by the form itself.
+        kwargs["fields"] = ChannelForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
+    @admin.display(description="platform settings")
+    def settings_shown(self, obj):
+        """The settings as a viewer sees them: each platform setting's label and value."""
+        try:
+            fields = registry.connector_class(obj.platform).setting_fields
+        except LookupError:
+            return "—"
+        stored = obj.settings or {}
+        rows = [(f.label, stored.get(f.name, "not set (the default)")) for f in fields]
+        if not rows:
+            return "none"
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return fields if self._editable(request, obj) else (*fields, "settings_shown")
+
+    def _editable(self, request, obj):
+        return obj is None or self.has_change_permission(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        credentials = ()
+        settings = ["settings_shown"]
+        if self._editable(request, obj):
+            names = [f"credential_{name}" for name in fields_by_name("credential_fields")]
+            credentials = (("Credentials (write-only)", {"fields": [*names, "clear_credentials"]}),)
+            settings = [f"setting_{name}" for name in fields_by_name("setting_fields")]
+        return (
+            (None, {"fields": ("name", "platform", "base_url", "mode")}),
+            *credentials,
+            (
+                "Platform settings (only the chosen platform's are kept)",
+                {"fields": settings, "classes": ("platform-settings",)},
+            ),
+            (
+                "What it sells",
+                {"fields": ("locations", "buffer", "percentage", "cap", "zero_out_threshold")},
+            ),
+            (
+                "Health",
+                {"fields": ("last_success_at", "last_error_at", "last_error", "paused_reason")},
+            ),
+        )

@@ -1,0 +1,324 @@
+"""A listing's sync state: the one module that writes it, by named transitions.
+
+The fields: `pending_since` (a push is wanted; when the oldest unsent change came),
+`change_seq` (bumped by every change), `claimed_by/at/seq` (a run is pushing it, and the
+change_seq it saw), `attempts` and `next_attempt_at` (failed tries so far, and when the next
+may be), `confirmed_quantity/at` (what the channel last confirmed holding; at None: unknown),
+`status` and `last_error`. Receivers, the push engine, reconcile and drift resolutions, the
+admin's actions and the commands all come here; nothing else writes these fields
+(Listing.save() of an existing listing writes its ids only).
+
+    transition         when                                 what it writes
+    -----------------  -----------------------------------  -----------------------------------
+    new listing        created (the model's defaults)       pending since now, status pending
+    stock_changed      a stock change in its variant and a  pending (since the oldest change),
+                       location its channel sells (raw SQL, change_seq + 1; ok -> pending; the
+                       in the change's own transaction)     backoff stays: attempts and next
+                                                            try are kept, a failed one waits
+                                                            its turn and stays failed
+    mark_pending       a variant's selling rules changed,   as stock_changed; `forget`: the
+                       a channel's locations changed        confirmation is dropped, so it is
+                                                            sent even if the number did not move
+    push_asked         staff asked (Push now, Retry failed, pending, confirmation forgotten,
+                       push --all, drift "push ours"), new  attempts 0, next try now, status
+                       remote ids, new channel settings     pending
+    claim              a run takes it                       claimed by/at, claimed_seq
+    keep_claims        before each batch of a long run      claimed_at now
+    in_step            the channel already shows its target status ok, attempts 0; pending
+                                                            cleared if no change since claim
+    confirm            the channel took the target          confirmed quantity and time, ok,
+                                                            attempts 0; pending cleared if no
+                                                            change since claim; released
+    reject             the channel refused the item         failed, the message, confirmation
+                                                            forgotten, attempts + 1, next try
+                                                            after a backoff; pending cleared if
+                                                            unchanged; released
+    retry_later        a transient failure (5xx, timeout,   attempts + 1 and a next try after
+                       dropped connection) of its batch     backoff, confirmation forgotten (it
+                                                            may have landed); after
+                                                            MAX_ATTEMPTS failed, pending
+                                                            cleared; released
+    release            a run gives it back (rate limited,   claim dropped, still pending;
+                       paused, not tried); `forget` when    `forget`: confirmation dropped
+                       the write's fate is unknown
+    observed           a shadow channel was read            confirmed quantity and time as
+                                                            read; pending cleared if unchanged;
+                                                            released
+
+"Pending cleared if unchanged" is the rule that loses nothing: a run clears pending only when
+change_seq still equals the claimed_seq it read when it claimed the listing; a change that
+arrived meanwhile leaves it pending for the next push.
+"""
+
+import functools
+import random
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from connectors.models import Channel, Listing
+
+OK, PENDING, FAILED = Listing.Status.OK, Listing.Status.PENDING, Listing.Status.FAILED
+CHUNK = 5000  # variant ids per statement
+# Locations some channel sells, cached per process: a stock change elsewhere (a supplier, a
+# location no channel sells) costs no statement. A process may see a change of a channel's
+# locations up to SOLD_TTL late; that change marks the channel's listings pending at once
+# and again once every process has seen it (receivers.locations_changed).
+SOLD_TTL = 5.0
+_sold = {"at": -SOLD_TTL, "locations": frozenset()}
+
+
+def conf(name):
+    return settings.SYNC[name]
+
+
+def _stays_failed():
+    """Status after a change: in step becomes pending; a failed listing stays failed (its
+    backoff runs on) until a push confirms it."""
+    return Case(When(status=OK, then=Value(PENDING)), default=F("status"))
+
+
+# --------------------------------------------------------------------------- asking for pushes
+
+
+def sold_locations():
+    if time.monotonic() - _sold["at"] > SOLD_TTL:
+        through = Channel.locations.through.objects
+        _sold["locations"] = frozenset(through.values_list("location_id", flat=True).distinct())
+        _sold["at"] = time.monotonic()
+    return _sold["locations"]
+
+
+def forget_sold_locations():
+    """A channel's locations changed: read them again at the next stock change."""
+    _sold["at"] = -SOLD_TTL
+
+
+def stock_changed(variant_ids, location_ids):
+    """Mark pending every listing of these variants on a channel selling one of these
+    locations; returns the ids of their channels. Runs with every stock mutation, in its
+    transaction: raw SQL, built once per shape, one statement marking and returning."""
+    if not sold_locations() & location_ids:
+        return set()
+    conn = connections["default"]
+    locations = sorted(location_ids)
+    variants = sorted(variant_ids)
+    now = conn.ops.adapt_datetimefield_value(timezone.now())
+    channel_ids = set()
+    with conn.cursor() as cursor:
+        for start in range(0, len(variants), CHUNK):
+            chunk = variants[start : start + CHUNK]
+            cursor.execute(
+                _stock_changed_sql(len(chunk), len(locations)), [now, *chunk, *locations]
+            )
+            channel_ids.update(row[0] for row in cursor.fetchall())
+    return channel_ids
+
+
+@functools.cache
+def _stock_changed_sql(n_variants, n_locations):
+    q = connections["default"].ops.quote_name
+    listing = q(Listing._meta.db_table)
+    sold_at = q(Channel.locations.through._meta.db_table)
+    marks = ", ".join
+    return (
+        f"UPDATE {listing} SET change_seq = change_seq + 1, "
+        "pending_since = COALESCE(pending_since, %s), "
+        f"status = CASE WHEN status = '{OK.value}' THEN '{PENDING.value}' ELSE status END "
+        f"WHERE variant_id IN ({marks(['%s'] * n_variants)}) AND channel_id IN "
+        f"(SELECT channel_id FROM {sold_at} WHERE location_id IN ({marks(['%s'] * n_locations)})) "
+        "RETURNING channel_id"
+    )
+
+
+def mark_pending(listings, *, forget=False):
+    """Ask for a push of these listings (a queryset), keeping their backoff; returns how
+    many. With `forget`, what the channel last confirmed is dropped, so each is sent even
+    where its quantity did not move (a selling rule, new locations)."""
+    forgotten = {"confirmed_at": None} if forget else {}
+    return Listing.objects.filter(pk__in=listings.values("pk")).update(
+        pending_since=timezone.now(),
+        change_seq=F("change_seq") + 1,
+        status=_stays_failed(),
+        **forgotten,
+    )
+
+
+def push_asked(listings):
+    """Staff (or new ids, new settings) ask for these listings to be sent, whatever the
+    channel shows and however often they failed: confirmation forgotten, backoff reset."""
+    return Listing.objects.filter(pk__in=listings.values("pk")).update(
+        pending_since=timezone.now(),
+        change_seq=F("change_seq") + 1,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=None,
+        confirmed_at=None,
+    )
+
+
+# --------------------------------------------------------------------------- a run's claims
+
+
+def due(now=None):
+    """Listings whose next try may be now (no backoff running)."""
+    now = now or timezone.now()
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+
+
+def claimable(channel):
+    return (
+        Listing.objects.filter(channel=channel, pending_since__isnull=False, claimed_by="")
+        .filter(due())
+        .exists()
+    )
+
+
+def claim(channel, worker_id, limit):
+    """Take up to `limit` claimable pending listings of the channel for this worker (their
+    variants loaded), oldest change first. An expired claim (a dead run's) is claimable."""
+    now = timezone.now()
+    expired = now - timedelta(seconds=conf("CLAIM_TTL"))
+    with transaction.atomic():
+        candidates = (
+            Listing.objects.filter(channel=channel, pending_since__isnull=False)
+            .filter(Q(claimed_by="") | Q(claimed_at__lt=expired))
+            .filter(due(now))
+            .order_by("pending_since", "pk")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        ids = list(candidates.values_list("pk", flat=True)[:limit])
+        Listing.objects.filter(pk__in=ids).update(
+            claimed_by=worker_id, claimed_at=now, claimed_seq=F("change_seq")
+        )
+    return list(
+        Listing.objects.filter(pk__in=ids, claimed_by=worker_id)
+        .select_related("variant")
+        .order_by("pk")
+    )
+
+
+def keep_claims(worker_id):
+    """A long run still holds what it claimed (its claims would expire at CLAIM_TTL)."""
+    Listing.objects.filter(claimed_by=worker_id).update(claimed_at=timezone.now())
+
+
+def release(ids, *, forget=False):
+    """Give listings back, still pending. `forget`: the channel may show anything now."""
+    forgotten = {"confirmed_at": None} if forget else {}
+    Listing.objects.filter(pk__in=ids).update(claimed_by="", claimed_at=None, **forgotten)
+
+
+def _clear_pending_if_unchanged(ids):
+    Listing.objects.filter(pk__in=ids, change_seq=F("claimed_seq")).update(pending_since=None)
+
+
+def in_step(ids):
+    """The channel already shows these listings' targets (confirmed at them before)."""
+    with transaction.atomic():
+        Listing.objects.filter(pk__in=ids).update(
+            status=OK, last_error="", attempts=0, next_attempt_at=None
+        )
+        _clear_pending_if_unchanged(ids)
+        release(ids)
+
+
+def confirm(confirmed):
+    """The channel took these: {listing id: quantity it shows now (None: unlimited)}."""
+    now = timezone.now()
+    by_quantity = {}
+    for key, quantity in confirmed.items():
+        by_quantity.setdefault(quantity, []).append(key)
+    with transaction.atomic():
+        for quantity, ids in by_quantity.items():
+            Listing.objects.filter(pk__in=ids).update(
+                confirmed_quantity=quantity,
+                confirmed_at=now,
+                status=OK,
+                last_error="",
+                attempts=0,
+                next_attempt_at=None,
+            )
+        _clear_pending_if_unchanged(list(confirmed))
+        release(list(confirmed))
+
+
+def reject(refused):
+    """The channel refused these: {listing id: its message}. Not resent at once, whatever
+    changes: each waits a backoff that grows with its refusals."""
+    now = timezone.now()
+    attempts = dict(Listing.objects.filter(pk__in=list(refused)).values_list("pk", "attempts"))
+    with transaction.atomic():
+        for key, message in refused.items():
+            tries = attempts.get(key, 0) + 1
+            Listing.objects.filter(pk=key).update(
+                status=FAILED,
+                last_error=message[:2000],
+                confirmed_at=None,  # it may show anything now: never skipped as in step
+                attempts=min(tries, 32_000),
+                next_attempt_at=now + timedelta(seconds=backoff(tries)),
+            )
+        _clear_pending_if_unchanged(list(refused))
+        release(list(refused))
+
+
+def retry_later(ids, error):
+    """Their batch failed transiently: try again after a backoff; after MAX_ATTEMPTS, give
+    up (failed) until the next change or a push staff ask for. Returns how many gave up."""
+    now = timezone.now()
+    give_up = []
+    with transaction.atomic():
+        for key, attempts in Listing.objects.filter(pk__in=ids).values_list("pk", "attempts"):
+            tries = attempts + 1
+            changes = {
+                "attempts": min(tries, 32_000),
+                "next_attempt_at": now + timedelta(seconds=backoff(tries)),
+                # The write may have landed before the error (a timeout, a dropped answer):
+                # what the channel shows is unknown until a push is confirmed.
+                "confirmed_at": None,
+                "last_error": f"attempt {tries}: {error}"[:2000],
+            }
+            if tries >= conf("MAX_ATTEMPTS"):
+                give_up.append(key)
+                changes["status"] = FAILED
+                changes["last_error"] = f"gave up after {tries} attempts: {error}"[:2000]
+            Listing.objects.filter(pk=key).update(**changes)
+        _clear_pending_if_unchanged(give_up)
+        release(ids)
+    return len(give_up)
+
+
+def observed(shows, ids):
+    """A shadow channel was read: {listing id: what it shows}; `ids` were all compared."""
+    now = timezone.now()
+    with transaction.atomic():
+        for key, quantity in shows.items():
+            Listing.objects.filter(pk=key).update(confirmed_quantity=quantity, confirmed_at=now)
+        _clear_pending_if_unchanged(ids)
+        release(ids)
+
+
+def backoff(attempts):
+    """Seconds before try `attempts` + 1: base * 2^(n-1), capped, then 50-100% of that."""
+    delay = min(conf("BACKOFF_BASE") * 2 ** min(attempts - 1, 30), conf("BACKOFF_MAX"))
+    return delay * random.uniform(0.5, 1.0)
+
+
+def next_try_in(channel):
+    """Seconds until the channel's soonest pending listing may be tried again (None: none
+    is waiting)."""
+    nxt = (
+        Listing.objects.filter(channel=channel, pending_since__isnull=False)
+        .exclude(next_attempt_at=None)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if nxt is None:
+        return None
+    return max((nxt - timezone.now()).total_seconds(), 0.5)

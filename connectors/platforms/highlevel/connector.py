@@ -1,0 +1,214 @@
+"""HighLevel (LeadConnector) Products > Inventory (channels.md §1).
+
+Absolute writes: POST /products/inventory sets availableQuantity per priceId, in batches.
+Credentials: a Private Integration Token ("token"), or an OAuth app ("client_id",
+"client_secret", "refresh_token"), whose refresh token rotates on every use (the newest is
+kept in auth_state). Settings: "location_id", the altId of the sub-account.
+Untracked variants are sent as allowOutOfStockPurchases=true without a quantity: HighLevel's
+way of saying "keep selling".
+Rate limit: a bucket of 100 requests per 10 s (and 200,000 a day) per app and location; every
+answer says what is left (X-RateLimit-Remaining, X-RateLimit-Daily-Remaining).
+"""
+
+import re
+
+from connectors.exceptions import AuthError
+from connectors.platforms.base import (
+    ABSOLUTE,
+    Batch,
+    Capabilities,
+    Connector,
+    Level,
+    Setting,
+)
+
+VERSION = "2021-07-28"
+ITEM_INDEX = re.compile(r"^items\.(\d+)\.")
+PAGE = 100
+
+
+class HighLevelConnector(Connector):
+    platform = "highlevel"
+    # Reads page through the location's whole inventory once, however many items are asked.
+    capabilities = Capabilities(
+        writes=ABSOLUTE,
+        batch_max=100,
+        reads_levels=True,
+        rate_limit=(100, 10),
+        infinite=True,
+        read_max=100_000,
+    )
+    credential_fields = (
+        Setting("token", "Private Integration Token", required=False),
+        Setting("client_id", "OAuth client id", required=False),
+        Setting("client_secret", "OAuth client secret", required=False),
+        Setting("refresh_token", "OAuth refresh token", required=False),
+    )
+    setting_fields = (
+        Setting("location_id", "Location id (altId)", help="The sub-account's id (altId)."),
+    )
+
+    @classmethod
+    def config_problems(cls, credentials, settings):
+        problems = super().config_problems(credentials, settings)
+        oauth = all(credentials.get(k) for k in ("client_id", "client_secret", "refresh_token"))
+        if not credentials.get("token") and not oauth:
+            problems.append(
+                "give a Private Integration Token, or an OAuth client id, secret and refresh token"
+            )
+        return problems
+
+    @property
+    def uses_token(self):
+        return not self.credentials.get("token")
+
+    def auth_headers(self):
+        token = self.credentials.get("token") or self.auth_state["access_token"]
+        return {
+            "Authorization": f"Bearer {token}",
+            "Version": VERSION,
+            "Accept": "application/json",
+        }
+
+    def obtain_token(self):
+        refresh = self.auth_state.get("refresh_token") or self.credentials["refresh_token"]
+        response = self.send_unauthenticated(
+            "POST",
+            self.base_url + "/oauth/token",
+            data={
+                "client_id": self.credentials["client_id"],
+                "client_secret": self.credentials["client_secret"],
+                "grant_type": "refresh_token",
+                "refresh_token": refresh,
+                "user_type": "Location",
+            },
+        )
+        if response.status_code >= 400:
+            raise AuthError(f"highlevel refused the refresh token ({response.status_code})")
+        body = response.json()
+        self.auth_state["refresh_token"] = body["refresh_token"]
+        self.redactor.add(body["refresh_token"])
+        return body["access_token"], int(body.get("expires_in", 86_400))
+
+    # ------------------------------------------------------------------ writes
+
+    def write(self, writes):
+        batch = Batch(writes)
+        pending = list(writes)
+        while pending:
+            response = self.request(
+                "POST",
+                "/products/inventory",
+                purpose="write",
+                keys=[w.key for w in pending],
+                json={
+                    "altId": self.settings["location_id"],
+                    "altType": "location",
+                    "items": [self._line(w) for w in pending],
+                },
+            )
+            if response.status_code in (200, 201):
+                for write in pending:
+                    batch.ok(write, write.target)
+                break
+            if response.status_code == 422:
+                refused = self._refused(response, pending)
+                if not refused:  # nothing we can pin on one item: the request itself is wrong
+                    self.channel_error(response, "refused the inventory update")
+                for write, message in refused.items():
+                    batch.rejected(write, message)
+                # The whole request was refused: send the others again without the culprits.
+                pending = [w for w in pending if w not in refused]
+                continue
+            self.channel_error(response, "refused the inventory update")
+        batch.record(self.exchanges[-1])
+        return batch.result()
+
+    @staticmethod
+    def _line(write):
+        if write.target is None:
+            return {"priceId": write.item.remote_id, "allowOutOfStockPurchases": True}
+        return {
+            "priceId": write.item.remote_id,
+            "availableQuantity": write.target,
+            "allowOutOfStockPurchases": write.item.allow_backorder,
+        }
+
+    def _refused(self, response, writes):
+        """{write: message} for the items a 422's messages point at ("items.3.priceId …")."""
+        messages = response.json().get("message") or []
+        refused = {}
+        for message in messages if isinstance(messages, list) else [messages]:
+            match = ITEM_INDEX.match(str(message))
+            if match and int(match.group(1)) < len(writes):
+                refused[writes[int(match.group(1))]] = str(message)
+        self.exchanges[-1].outcome = "partial" if refused else "rejected"
+        return refused
+
+    # ------------------------------------------------------------------ reads
+
+    def read(self, items):
+        wanted = {i.remote_id: i for i in items}
+        found, offset = {}, 0
+        while len(found) < len(wanted):
+            response = self.request(
+                "GET",
+                "/products/inventory",
+                purpose="read",
+                params={
+                    "altId": self.settings["location_id"],
+                    "altType": "location",
+                    "limit": PAGE,
+                    "offset": offset,
+                },
+            )
+            if response.status_code != 200:
+                self.channel_error(response, "could not list inventory")
+            page = response.json().get("inventory") or []
+            for row in page:
+                item = wanted.get(row.get("_id"))
+                if item is None:
+                    continue
+                quantity = int(row.get("availableQuantity") or 0)
+                # "Keep selling" is how an untracked variant shows; a quantity is then moot.
+                keeps_selling = item.quantity is None and row.get("allowOutOfStockPurchases")
+                found[item.key] = Level(None if keeps_selling else quantity, quantity)
+            offset += PAGE
+            if len(page) < PAGE:
+                break
+        return found
+
+    def probe(self):
+        response = self.request(
+            "GET",
+            "/products/inventory",
+            purpose="read",
+            params={"altId": self.settings["location_id"], "altType": "location", "limit": 1},
+        )
+        if response.status_code != 200:
+            self.channel_error(response, "could not list inventory")
+        return "authenticated"
+
+    # ------------------------------------------------------------------ rate limits
+
+    def retry_after(self, response):
+        headers = response.headers
+        if headers.get("X-RateLimit-Daily-Remaining") == "0":
+            return 3600.0, True  # the daily quota: try again in an hour, not in a second
+        interval = headers.get("X-RateLimit-Interval-Milliseconds")
+        if interval and interval.isdigit():
+            return max(int(interval) / 1000, 1.0), False
+        return super().retry_after(response)
+
+    def rate_hold(self, response):
+        if response.headers.get("X-RateLimit-Daily-Remaining") == "0":
+            return 3600.0  # nothing more today: the sweeper finds the listings again later
+        return super().rate_hold(response)
+
+    def reset_after(self, response, window_began):
+        # A bucket, not a window: one more request is allowed once a token drips back in.
+        interval = response.headers.get("X-RateLimit-Interval-Milliseconds", "")
+        size = response.headers.get("X-RateLimit-Max", "")
+        if interval.isdigit() and size.isdigit() and int(size):
+            return int(interval) / 1000 / int(size)
+        return super().reset_after(response, window_began)

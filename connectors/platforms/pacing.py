@@ -1,0 +1,135 @@
+"""Spacing requests to a channel so that it never has to refuse one for its rate.
+
+Two things decide when the next request to a channel may go:
+
+- the rate the platform documents, (requests, per seconds): a token bucket of that size,
+  kept as a GCRA (one number, the theoretical arrival time), run a little under the rate so
+  clocks and network jitter stay on the right side of the platform's own count;
+- what the platform's answers say: a 429's Retry-After, or a quota the headers say is spent
+  (`hold`): nobody sends until then.
+
+The state lives in a store shared by every worker pushing to the channel (Redis, given by the
+services), or in this process when none is given (a connector used on its own, or Redis
+unreachable: each process then paces alone, which still keeps one process within the rate).
+A wait longer than `max_wait` is not slept: `wait` raises RateLimited before anything is sent,
+so a worker is not held up and the sync comes back when the channel is ready.
+"""
+
+import threading
+import time
+
+from connectors.exceptions import RateLimited
+
+MARGIN = 0.97  # of the documented rate
+MAX_WAIT = 5.0  # seconds a request may wait for its turn; longer, and the job comes back later
+DAILY = 3600.0  # a wait over half this is a quota spent for the day, not a burst
+
+
+class LocalStore:
+    """Pacing state in this process (threads share it)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.tat = {}
+        self.holds = {}
+
+    def reserve(self, key, now, interval, tolerance, max_wait):
+        """Take the next slot: seconds to wait for it, or (without taking it) a longer wait."""
+        with self.lock:
+            start = max(self.tat.get(key, now), now, self.holds.get(key, 0.0))
+            wait = max(start - tolerance - now, self.holds.get(key, 0.0) - now, 0.0)
+            if wait > max_wait:
+                return wait
+            self.tat[key] = start + interval
+            return wait
+
+    def hold(self, key, until):
+        with self.lock:
+            self.holds[key] = max(self.holds.get(key, 0.0), until)
+
+
+class RedisStore:
+    """Pacing state in Redis, one key per channel, updated atomically by a script."""
+
+    # KEYS[1] the arrival time, KEYS[2] the hold; ARGV now, interval, tolerance, max wait.
+    RESERVE = """
+    local now = tonumber(ARGV[1])
+    local interval = tonumber(ARGV[2])
+    local tolerance = tonumber(ARGV[3])
+    local hold = tonumber(redis.call('GET', KEYS[2]) or '0')
+    local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+    local start = math.max(tat, now, hold)
+    local wait = math.max(start - tolerance - now, hold - now, 0)
+    if wait > tonumber(ARGV[4]) then return tostring(wait) end
+    local ttl = math.ceil((start + interval - now) * 1000) + 1000
+    redis.call('SET', KEYS[1], tostring(start + interval), 'PX', ttl)
+    return tostring(wait)
+    """
+    HOLD = """
+    local until = tonumber(ARGV[1])
+    local held = tonumber(redis.call('GET', KEYS[1]) or '0')
+    if until > held then
+        local ttl = math.ceil((until - tonumber(ARGV[2])) * 1000) + 1000
+        redis.call('SET', KEYS[1], tostring(until), 'PX', math.max(ttl, 1000))
+    end
+    return 1
+    """
+
+    def __init__(self, client, prefix="inventory:pace:"):
+        self.client = client
+        self.prefix = prefix
+        self._reserve = client.register_script(self.RESERVE)
+        self._hold = client.register_script(self.HOLD)
+
+    def reserve(self, key, now, interval, tolerance, max_wait):
+        keys = [f"{self.prefix}{key}:tat", f"{self.prefix}{key}:hold"]
+        return float(self._reserve(keys=keys, args=[now, interval, tolerance, max_wait]))
+
+    def hold(self, key, until):
+        self._hold(keys=[f"{self.prefix}{key}:hold"], args=[until, time.time()])
+
+
+class Pacer:
+    """Waits for each request's turn at `rate` = (requests, per seconds); None: no limit."""
+
+    def __init__(self, rate, *, key="local", store=None, fallback=None, max_wait=MAX_WAIT):
+        self.key = key
+        self.max_wait = max_wait
+        self.store = store or LocalStore()
+        # Where the shared store fails (Redis gone mid-push), pacing goes on in the process.
+        self.fallback = fallback or (LocalStore() if store is not None else None)
+        self.interval = self.tolerance = 0.0
+        if rate:
+            requests, per = rate
+            self.interval = per / (requests * MARGIN)
+            self.tolerance = self.interval * (requests - 1)  # a full bucket may go at once
+        self.waited = 0.0  # seconds this pacer slept, for the record
+
+    def wait(self):
+        """Sleep until this request's turn; RateLimited (nothing sent) if that is too far."""
+        if not self.interval:
+            return
+        now = time.time()
+        wait = self._call("reserve", self.key, now, self.interval, self.tolerance, self.max_wait)
+        if wait > self.max_wait:
+            raise RateLimited(
+                f"the channel's rate limit leaves no room for {wait:.0f} s",
+                retry_after=wait,
+                daily=wait >= DAILY / 2,
+            )
+        if wait > 0:
+            time.sleep(wait)
+            self.waited += wait
+
+    def hold(self, seconds):
+        """Nobody sends to this channel for `seconds` (a 429's wait, a quota spent)."""
+        if seconds > 0:
+            self._call("hold", self.key, time.time() + seconds)
+
+    def _call(self, name, *args):
+        try:
+            return getattr(self.store, name)(*args)
+        except Exception:  # the shared store is unreachable: pace in this process
+            if self.fallback is None:
+                raise
+            return getattr(self.fallback, name)(*args)

@@ -1,0 +1,231 @@
+"""Asking for work: one queued push per channel at a time, refreshes, reconciles, the sweeper.
+
+A burst of stock changes queues one job per channel: a flag in Redis (SET NX) says "a push
+of this channel is queued"; the job clears it as it starts, so a change that arrives while
+it runs queues the next one. If Redis is down, the change has still committed with its
+pending marks, and the sweeper (rq cron, or `manage.py push --pending`) queues them once
+Redis is back. Jobs are queued by the dotted name of their function in connectors.tasks,
+which nothing imports: the entry points sit above everything they call.
+"""
+
+import logging
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rq.job import Job, JobStatus
+
+from connectors.models import Channel, Listing
+from connectors.platforms.pacing import RedisStore
+
+log = logging.getLogger(__name__)
+
+QUEUE = "sync"
+SYNC_TASK = "connectors.tasks.sync_channel"
+REFRESH_TASK = "connectors.tasks.refresh_channel"
+RECONCILE_TASK = "connectors.tasks.reconcile_channel"
+FLAG = "inventory:sync-queued:{}"
+FLAG_TTL = 600  # a flag outliving its job (Redis restarted, job lost) stops no push for longer
+# Committed stock changes per channel and second, counted as they ask for a push: how a job
+# tells a burst (many separate changes a second) from ordinary traffic.
+TALLY = "inventory:sync-changes:{}:{}"
+TALLY_TTL = 10
+ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
+
+_clients = {}
+
+
+def redis():
+    """One Redis client per process (and per URL: tests switch it), not one per call."""
+    url = settings.RQ_QUEUES[QUEUE]["URL"]
+    if _clients.get("url") != url:
+        client = django_rq.get_connection(QUEUE)
+        _clients.update(url=url, client=client, pacing=RedisStore(client))
+    return _clients["client"]
+
+
+def pacing_store():
+    """Where every worker keeps the channels' pacing (connectors.platforms.pacing)."""
+    redis()
+    return _clients["pacing"]
+
+
+def request_sync(channel_ids, *, delay=None, force=False, tally=False):
+    """Queue a push of each channel unless one is already queued; never raises (a failure to
+    queue only delays: the pending marks are in the database). `tally`: these are committed
+    stock changes; count them towards the channel's rate of changes (see burst_rate)."""
+    channel_ids = list(channel_ids)
+    if not channel_ids:
+        return 0
+    try:
+        connection = redis()
+        # One round trip for every channel: count the change, and take the flag that says
+        # "a push of this channel is queued" where nobody holds it.
+        pipe = connection.pipeline(transaction=False)
+        second = int(time.time())
+        job_ids = {}
+        for channel_id in channel_ids:
+            if tally:
+                pipe.incr(TALLY.format(channel_id, second))
+                pipe.expire(TALLY.format(channel_id, second), TALLY_TTL)
+            job_ids[channel_id] = f"sync-{channel_id}-{uuid.uuid4().hex[:12]}"
+            ttl = int(FLAG_TTL + (delay or 0))
+            pipe.set(FLAG.format(channel_id), job_ids[channel_id], nx=not force, ex=ttl)
+        answers = pipe.execute()[2::3] if tally else pipe.execute()
+    except Exception as exc:  # Redis down or unreachable: the sweeper will queue it later
+        log.warning("could not queue the push of channels %s: %s", channel_ids, exc)
+        return 0
+    queued = 0
+    for channel_id, took_flag in zip(channel_ids, answers, strict=True):
+        if not took_flag:
+            continue
+        try:
+            _enqueue(connection, channel_id, job_ids[channel_id], delay=delay)
+            queued += 1
+        except Exception as exc:
+            log.warning("could not queue the push of channel %s: %s", channel_id, exc)
+    return queued
+
+
+def _enqueue(connection, channel_id, job_id, *, delay=None):
+    queue = django_rq.get_queue(QUEUE, connection=connection)
+    options = {"job_id": job_id, "job_timeout": 600, "result_ttl": 3600, "failure_ttl": 86400}
+    try:
+        if delay:
+            queue.enqueue_in(timedelta(seconds=delay), SYNC_TASK, channel_id, **options)
+        else:
+            queue.enqueue(SYNC_TASK, channel_id, **options)
+    except Exception:
+        connection.delete(FLAG.format(channel_id))
+        raise
+
+
+def take_flag(channel_id):
+    """The queued push is starting: a change from now on queues the next one."""
+    redis().delete(FLAG.format(channel_id))
+
+
+def burst_rate(channel_id):
+    """Committed stock changes that asked for a push of the channel, in the last full second
+    or in this one so far, whichever is more (0 when Redis cannot say)."""
+    second = int(time.time())
+    try:
+        counts = redis().mget(
+            [TALLY.format(channel_id, second - 1), TALLY.format(channel_id, second)]
+        )
+    except Exception:
+        return 0
+    return max(int(c or 0) for c in counts)
+
+
+# --------------------------------------------------------------------------- on commit
+
+_wanted = threading.local()
+
+
+def request_on_commit(channel_ids):
+    """Ask, once the transaction commits, for one push per channel however many listings or
+    changes asked within it (an import of 10,000 rows queues one job per channel). Every
+    call registers a callback, so a rolled-back transaction loses nobody's request: the
+    first callback to run takes all the ids gathered, the others find nothing left."""
+    wanted = getattr(_wanted, "ids", None)
+    if wanted is None:
+        wanted = _wanted.ids = set()
+    wanted.update(channel_ids)
+    transaction.on_commit(_flush, robust=True)
+
+
+def _flush():
+    channel_ids, _wanted.ids = getattr(_wanted, "ids", None) or set(), None
+    if channel_ids:
+        # A short wait lets a burst of changes gather into full batches; later changes find
+        # the push already queued, and the worker reads the latest stock when it runs.
+        request_sync(sorted(channel_ids), delay=settings.SYNC["COALESCE"] or None, tally=True)
+
+
+def sync_on_commit(channel_id):
+    """Once committed, queue a push of the channel now (staff asked for it)."""
+    transaction.on_commit(lambda: request_sync([channel_id]), robust=True)
+
+
+# --------------------------------------------------------------------------- other jobs
+
+
+def request_refresh(channel_id, delay):
+    """In `delay` seconds, mark all the channel's listings pending again (tasks.refresh_channel)."""
+    try:
+        django_rq.get_queue(QUEUE).enqueue_in(
+            timedelta(seconds=delay), REFRESH_TASK, channel_id, result_ttl=600
+        )
+    except Exception as exc:
+        log.warning("could not schedule the refresh of channel %s: %s", channel_id, exc)
+
+
+def request_reconcile(channel_id):
+    """Queue one channel's reconcile (at most one queued at a time); False if it could not be.
+    On the default queue: reading a large channel takes long, and pushes must not wait."""
+    queue = django_rq.get_queue("default")
+    job_id = f"reconcile-{channel_id}"
+    try:
+        if _alive(queue.connection, job_id):
+            return True
+        queue.enqueue(
+            RECONCILE_TASK,
+            channel_id,
+            job_id=job_id,
+            job_timeout=3600,
+            result_ttl=86400,
+            failure_ttl=86400,
+        )
+    except Exception as exc:
+        log.warning("could not queue the reconcile of channel %s: %s", channel_id, exc)
+        return False
+    return True
+
+
+def sweep_pending():
+    """Queue a push for every channel with listings pending longer than SWEEP_AFTER whose
+    push is not queued or running (its flag missing, or naming a job that is gone)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.SYNC["SWEEP_AFTER"])
+    due = Listing.objects.filter(pending_since__lt=stale).exclude(next_attempt_at__gt=now)
+    channel_ids = set(
+        due.exclude(channel__mode=Channel.Mode.PAUSED)
+        .values_list("channel_id", flat=True)
+        .distinct()
+    )
+    connection = redis()
+    queued = []
+    for channel_id in sorted(channel_ids):
+        job_id = connection.get(FLAG.format(channel_id))
+        if job_id and _alive(connection, job_id.decode()):
+            continue
+        if request_sync([channel_id], force=True):
+            queued.append(channel_id)
+    return queued
+
+
+def _alive(connection, job_id):
+    try:
+        return Job.fetch(job_id, connection=connection).get_status() in ALIVE
+    except Exception:  # no such job any more
+        return False
+
+
+def queue_depth():
+    """Jobs of the sync queue by state (None when Redis cannot be reached)."""
+    try:
+        queue = django_rq.get_queue(QUEUE)
+        return {
+            "queued": queue.count,
+            "scheduled": queue.scheduled_job_registry.count,
+            "running": queue.started_job_registry.count,
+            "failed": queue.failed_job_registry.count,
+        }
+    except Exception:
+        return None
