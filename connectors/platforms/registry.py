@@ -30,6 +30,7 @@ class Docs:
     per_request: str = ""
     reads: str = ""
     untracked: str = ""
+    rate_note: str = ""  # what else sets its pace (a plan, a store's kind)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ PLATFORM = Platform(
         per_request="one read (`POST /v2/inventories/multiple`) per 100 products, then one "
         "transaction per changed product",
         reads="the same read",
+        rate_note="25 for a development store",
         untracked="`untracked_quantity`",
     ),
 )

@@ -45,7 +45,7 @@ class HighLevelConnector(Connector):
         Setting("refresh_token", "OAuth refresh token", required=False),
     )
     setting_fields = (
-        Setting("location_id", "Location id (altId)", help="The sub-account's id (altId)."),
+        Setting("location_id", "Location id (altId)", help="The sub-account whose stock it is."),
     )
 
     @classmethod

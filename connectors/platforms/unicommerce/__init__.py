@@ -18,6 +18,7 @@ PLATFORM = Platform(
         "`inventory` per line",
         per_request="up to `batch_max` (1000) lines",
         reads="`GET /products`, 50 a page, by SKU",
+        rate_note="our own courtesy pace: the contract states none",
         untracked="`untracked_quantity`",
     ),
 )

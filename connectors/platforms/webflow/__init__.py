@@ -17,6 +17,7 @@ PLATFORM = Platform(
         "`quantity`",
         per_request="one SKU",
         reads="`GET` the same path",
+        rate_note="120 with `requests_per_minute` on CMS, eCommerce and Business plans",
         untracked="`inventoryType: infinite`",
     ),
 )

@@ -18,6 +18,7 @@ PLATFORM = Platform(
         per_request="one STORE read and one move per 100 variants; products not tracked yet are "
         "started first",
         reads="the STORE balances",
+        rate_note="documented for v3, assumed for v1 and v2",
         untracked="`untracked_quantity` at STORE (a product Zettle does not track already sells "
         "without limit)",
     ),
