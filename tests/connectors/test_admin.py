@@ -4,8 +4,9 @@ import pytest
 from django.urls import reverse
 
 from config.roles import MANAGER, VIEWER, sync_roles
-from connectors.models import Channel, Listing, PushRecord
+from connectors.models import Channel, Drift, Listing, PushRecord
 from connectors.services.push import sync_channel_run
+from inventory.models import StockTransaction
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +217,33 @@ def test_push_records_filter_by_status_class_exact_status_and_purpose(manager):
     assert shown(status="none") == [("locations", 0)]
     assert shown(purpose="write") == [("write", 200), ("write", 503)]
     assert shown(purpose="setup") == [("locations", 0)]
+
+
+def test_a_listing_page_asks_for_the_variant_by_sku_and_shows_its_sync_in_words(
+    manager, channel, make
+):
+    listing = Listing.objects.create(
+        channel=channel, variant=make.variant("TEE-RED"), remote_id="p"
+    )
+    Listing.objects.filter(pk=listing.pk).update(attempts=1, status="pending")
+    page = manager.get(reverse("admin:connectors_listing_change", args=[listing.pk]))
+    html = page.content.decode()
+    assert "TEE-RED on HL shop" in html  # the title names SKU and channel
+    form = page.context["adminform"].form
+    assert set(form.fields) == {"channel", "variant", "remote_parent_id", "remote_id"}
+    assert "admin-autocomplete" in str(form["variant"])  # found by typing a SKU
+    assert "Pending since" in html
+    assert "attempt 2 of 6" in html
+    for internal in ("change_seq", "claimed_by", "next_attempt_at", "pending_since"):
+        assert f'name="{internal}"' not in html
+
+
+def test_a_drift_and_a_ledger_line_are_titled_with_names(manager, channel, make):
+    listing = Listing.objects.create(channel=channel, variant=make.variant("MUG"), remote_id="m")
+    drift = Drift.objects.create(listing=listing, channel_quantity=5, target=None)
+    page = manager.get(reverse("admin:connectors_drift_change", args=[drift.pk])).content.decode()
+    assert "MUG on HL shop: channel shows 5, should show unlimited" in page
+    make.stock(listing.variant, channel.locations.get(), 3)
+    entry = StockTransaction.objects.latest("pk")
+    page = manager.get(reverse("admin:inventory_stocktransaction_change", args=[entry.pk]))
+    assert f"#{entry.pk} count 3 MUG at WH1" in page.content.decode()

@@ -1,6 +1,9 @@
 """The push engine with one channel (HighLevel's sandbox, over real HTTP), run in-process."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from connectors.models import Channel, Listing, PushRecord
@@ -126,3 +129,53 @@ def test_bad_credentials_are_recorded_on_the_channel(shop):
 def test_test_connection_reads_one_level(shop):
     _, channel, _, _ = shop
     assert channel_test_connection(channel) == "authenticated; CAP shows 0"  # first by SKU
+
+
+def test_each_item_records_the_ledger_entry_its_own_quantity_reflects(shop):
+    _sandbox, channel, tee, cap = shop
+    push(channel)
+    write = PushRecord.objects.get(purpose="write")
+    newest = {
+        listing.pk: StockTransaction.objects.filter(variant=listing.variant_id)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+        for listing in (tee, cap)
+    }
+    assert {i["key"]: i["ledger_entry"] for i in write.items} == newest  # CAP has none
+    assert {i["key"]: i["sku"] for i in write.items} == {tee.pk: "TEE-M", cap.pk: "CAP"}
+    assert write.ledger_entry_id == max(e for e in newest.values() if e)
+
+
+def test_a_push_record_counts_the_attempt_it_was(shop):
+    sandbox, channel, tee, _cap = shop
+    sandbox.fail(error_next=1, error_statuses=[503], paths=["/products/inventory"])
+    assert push(channel).stopped == "transient"
+    Listing.objects.filter(channel=channel).update(next_attempt_at=None)  # backoff over
+    assert push(channel).pushed == 2
+    attempts = list(
+        PushRecord.objects.filter(purpose="write").order_by("pk").values_list("attempt", "status")
+    )
+    assert attempts == [(1, 503), (2, 201)]
+    tee.refresh_from_db()
+    assert tee.attempts == 0  # confirmed: counting starts again
+
+
+def test_push_all_now_sends_what_a_channel_lost_even_where_nothing_moved(shop):
+    sandbox, channel, _tee, _ = shop
+    push(channel)
+    sandbox.seed(items=[{"priceId": "price-tee", "availableQuantity": 0}])  # the store lost it
+    out = StringIO()
+    call_command("push", "--channel", channel.name, "--all", "--now", stdout=out)
+    assert "pushed 2" in out.getvalue()
+    assert remote(sandbox, "price-tee") == 12
+
+
+def test_a_listing_saved_by_staff_never_overwrites_its_sync_state(shop):
+    _, channel, tee, _ = shop
+    stale = Listing.objects.get(pk=tee.pk)  # loaded before the worker's push
+    push(channel)
+    stale.remote_parent_id = ""  # an edit of the ids' form, saved with the old copy
+    stale.save()
+    tee.refresh_from_db()
+    assert (tee.status, tee.confirmed_quantity, tee.pending_since) == ("ok", 12, None)
