@@ -84,3 +84,41 @@ def test_the_scheduler_runs_the_sweeper_the_reconcile_and_the_upload_purge():
     assert set(jobs) == {"sweep_pending", "reconcile_all", "job_purge"}
     assert jobs["sweep_pending"].interval == 30
     assert jobs["job_purge"].queue_name == "imports"
+
+
+WITHOUT_WERKZEUG = """
+import sys
+sys.modules["werkzeug"] = None  # as if the 'sandboxes' extra were not installed
+import django
+django.setup()
+from django.core.management import call_command
+from django.core.management.base import CommandError
+import connectors.admin, connectors.receivers, connectors.tasks, config.cron
+from config.management.commands.run import sandboxes_installed
+call_command("check")
+assert not sandboxes_installed()
+try:
+    call_command("sandbox")
+except CommandError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_the_app_runs_without_the_sandboxes_extra(tmp_path):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "1",
+        "VAR_DIR": str(tmp_path),
+    }
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_WERKZEUG],
+        cwd=BASE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refused: the sandboxes need the 'sandboxes' extra" in done.stdout

@@ -30,6 +30,14 @@ ROLE_SUMMARY = {
 SEEDING_WAIT = 20  # seconds the banner waits for the demo sandboxes' seeding to finish
 
 
+def sandboxes_installed():
+    """Whether the sandboxes' extra (Werkzeug) is installed."""
+    try:
+        return importlib.util.find_spec("werkzeug") is not None
+    except (ImportError, ValueError):  # blocked, or half there
+        return False
+
+
 def sandboxed_platforms():
     """The platforms whose sandbox `run` serves on its default port."""
     return [p for p in registry.platforms() if p.sandbox and p.port]
@@ -145,7 +153,7 @@ class Command(BaseCommand):
                     env = {**os.environ, "LOG_LEVEL": "WARNING"}
                 wanted.append(("cron", [*manage, "rqcron", "config.cron"], env))
         # The sandboxes are an extra (Werkzeug); without it, `run` runs without them.
-        sandboxes = not opts["no_sandboxes"] and importlib.util.find_spec("werkzeug") is not None
+        sandboxes = not opts["no_sandboxes"] and sandboxes_installed()
         if sandboxes:
             wanted.append(("sandboxes", [*manage, "sandbox"], None))
 
