@@ -23,7 +23,8 @@ Choices where channels.md marks a gap ([I]):
   balance_strings_in_reads); write answers give integers, as the update examples do.
 - POST /v3/movements answers 204; v3 paths share one soft limit per organisation
   (settings v3_rps, default 4, averaged over a burst of v3_burst, default 8) and answer 429
-  with Retry-After: 1. v1/v2 paths are not rate limited.
+  with Retry-After: 1. v1/v2 paths are not rate limited unless settings limit_all_paths is
+  true (the connector assumes the v3 limit for them too; the benchmarks turn it on).
 - 401s carry Zettle's error body; WWW-Authenticate says error="invalid_request",
   error_description="ACCESS_TOKEN_EXPIRED" for an expired token and error="invalid_token"
   for an unknown one. /token errors are RFC 6749 bodies with status 400.
@@ -83,6 +84,7 @@ class ZettleSandbox(Sandbox):
         "token_ttl": 7200,
         "v3_rps": 4,
         "v3_burst": 8,
+        "limit_all_paths": False,
         "allow_negative_store": False,
         "balance_strings_in_reads": True,
     }
@@ -144,7 +146,8 @@ class ZettleSandbox(Sandbox):
             raise Abort(response)
         if org not in (None, "self", ORGANIZATION_UUID):
             raise ZettleError(404, "Organization not found", "ENTITY_NOT_FOUND")
-        if request.path.startswith("/v3/") and self.rate_limits_on:
+        limited = request.path.startswith("/v3/") or self.settings["limit_all_paths"]
+        if limited and self.rate_limits_on:
             bucket = self.limiters.get(ORGANIZATION_UUID)
             if bucket is None:
                 s = self.settings

@@ -291,6 +291,12 @@ def test_v3_has_a_soft_rate_limit_that_v1_does_not(zt):
     assert call(zt, "GET", "/organizations/self/locations").status_code == 200
 
 
+def test_limit_all_paths_puts_v1_under_the_same_limit(zt):
+    zt.seed(settings={"v3_burst": 2, "v3_rps": 0.5, "limit_all_paths": True})
+    statuses = [call(zt, "GET", "/organizations/self/locations").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
 def test_a_lost_answer_to_a_movement_still_applies_it(zt):
     zt.fail(drop_after_apply_next=1)
 
