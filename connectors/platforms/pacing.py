@@ -15,10 +15,13 @@ A wait longer than `max_wait` is not slept: `wait` raises RateLimited before any
 so a worker is not held up and the sync comes back when the channel is ready.
 """
 
+import logging
 import threading
 import time
 
 from connectors.exceptions import RateLimited
+
+log = logging.getLogger(__name__)
 
 MARGIN = 0.97  # of the documented rate
 MAX_WAIT = 5.0  # seconds a request may wait for its turn; longer, and the job comes back later
@@ -66,11 +69,11 @@ class RedisStore:
     return tostring(wait)
     """
     HOLD = """
-    local until = tonumber(ARGV[1])
+    local ends = tonumber(ARGV[1])
     local held = tonumber(redis.call('GET', KEYS[1]) or '0')
-    if until > held then
-        local ttl = math.ceil((until - tonumber(ARGV[2])) * 1000) + 1000
-        redis.call('SET', KEYS[1], tostring(until), 'PX', math.max(ttl, 1000))
+    if ends > held then
+        local ttl = math.ceil((ends - tonumber(ARGV[2])) * 1000) + 1000
+        redis.call('SET', KEYS[1], tostring(ends), 'PX', math.max(ttl, 1000))
     end
     return 1
     """
@@ -116,6 +119,7 @@ class Pacer:
                 f"the channel's rate limit leaves no room for {wait:.0f} s",
                 retry_after=wait,
                 daily=wait >= DAILY / 2,
+                paced=True,
             )
         if wait > 0:
             time.sleep(wait)
@@ -129,7 +133,11 @@ class Pacer:
     def _call(self, name, *args):
         try:
             return getattr(self.store, name)(*args)
-        except Exception:  # the shared store is unreachable: pace in this process
+        except Exception as exc:  # the shared store is unreachable: pace in this process
             if self.fallback is None:
                 raise
-            return getattr(self.fallback, name)(*args)
+            log.warning("pacing %s in this process only: %s", self.key, exc)
+            # From now on, all of it here: a hold kept in one store and slots taken in
+            # the other would not see each other.
+            self.store, self.fallback = self.fallback, None
+            return getattr(self.store, name)(*args)

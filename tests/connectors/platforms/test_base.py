@@ -141,6 +141,17 @@ def test_workers_share_a_channels_pace_through_redis():
         other.wait()
 
 
+def test_a_hold_one_worker_learned_holds_every_worker():
+    key = f"test-{time.time_ns()}"
+    first = Pacer((100, 1), key=key, store=RedisStore(queue.redis()))
+    other = Pacer((100, 1), key=key, store=RedisStore(queue.redis()))
+    first.hold(30)  # its answer said the quota is spent
+    with pytest.raises(RateLimited) as caught:
+        other.wait()
+    assert 29 < caught.value.retry_after <= 30
+    assert other.fallback is not None  # Redis answered: still shared
+
+
 def test_with_redis_unreachable_a_pacer_paces_in_its_process():
     client = redis_py.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     pacer = Pacer((1, 60), key="x", store=RedisStore(client), max_wait=1)
@@ -178,7 +189,7 @@ def test_a_quota_the_answers_say_is_spent_holds_the_next_request():
     with start_sandbox("webflow") as running:
         webflow = Client(running)
         webflow.control("POST", "reset")
-        webflow.seed(settings={"rate_per_minute": 3})  # less than the plan the channel says
+        webflow.seed(settings={"rate_per_minute": 4})  # less than the plan the channel says
         hooks = webflow.hooks
         items = hooks.make_items(4, quantity=1)
         hooks.seed(webflow, items, quantity=0)
@@ -189,4 +200,5 @@ def test_a_quota_the_answers_say_is_spent_holds_the_next_request():
         with pytest.raises(RateLimited) as caught:
             push(c, items[3:])
         assert caught.value.retry_after > 50  # the rest of the minute
+        # The third answer left one: counted as none (another worker may be sending).
         assert [r["status"] for r in webflow.log()] == [200, 200, 200]  # no 429, no 4th try
