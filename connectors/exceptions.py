@@ -16,14 +16,16 @@ class AuthError(ConnectorError):
 
 
 class RateLimited(ConnectorError):
-    """The channel asked us to wait `retry_after` seconds (`daily`: a quota, not a burst)."""
+    """The channel asked us to wait `retry_after` seconds (`daily`: a quota, not a burst).
+    `paced`: our own pacing held the request back before anything was sent."""
 
     kind = "rate_limited"
 
-    def __init__(self, message, *, retry_after, daily=False):
+    def __init__(self, message, *, retry_after, daily=False, paced=False):
         super().__init__(message)
         self.retry_after = retry_after
         self.daily = daily
+        self.paced = paced
 
 
 class TransientError(ConnectorError):

@@ -39,6 +39,7 @@ from connectors.platforms.pacing import Pacer
 ABSOLUTE, DELTA, COMPARE_AND_SET = "absolute", "delta", "compare_and_set"
 WRITE_MODES = (ABSOLUTE, DELTA, COMPARE_AND_SET)
 UNTRACKED_DEFAULT = 9999
+SPENT = 2  # requests left in a quota window that count as none
 RETRY_AFTER_CAP = 3600.0  # a Retry-After beyond an hour is read as an hour (a daily quota)
 
 
@@ -402,7 +403,8 @@ class Connector:
             # (no later than now, so a wait counted from here is never too short).
             self._window = (now, remaining)
         self._window = (self._window[0], remaining)
-        return self.reset_after(response, self._window[0]) if remaining < 1 else 0.0
+        # Within SPENT of empty counts as spent: another worker's request may be in flight.
+        return self.reset_after(response, self._window[0]) if remaining < SPENT else 0.0
 
     def reset_after(self, response, window_began):
         """Seconds until a spent quota comes back: the answer's reset header, else a whole

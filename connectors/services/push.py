@@ -137,35 +137,26 @@ def burst_hold(channel_id, rate):
 
 
 def _process(channel, connector, worker_id, listings, report):
-    """Push one claim's listings; return why to stop, or "" to go on."""
-    targets = targets_for(channel, [listing.variant for listing in listings])
-    todo, unchanged = [], []
-    shadow = channel.mode == Channel.Mode.SHADOW
-    for listing in listings:
-        quantity = targets[listing.variant_id].quantity
-        # The channel already shows the target (the changes since its last push cancelled
-        # out): nothing to send. What it shows is what it last confirmed; a write that failed
-        # or whose answer was lost, and every push asked for by staff, forget that. A shadow
-        # channel compares every time: someone else writes to it.
-        in_step = (
-            not shadow
-            and listing.confirmed_at is not None
-            and listing.confirmed_quantity == quantity
-        )
-        (unchanged if in_step else todo).append(listing)
-    listing_state.in_step([listing.pk for listing in unchanged])
-    report.unchanged += len(unchanged)
-    if not todo:
-        return ""
+    """Push one claim's listings, a batch at a time; return why to stop, or "" to go on.
+
+    Each batch's targets are read right before it is sent: at a channel's rate a claim may
+    take minutes to send (Webflow's 60 a minute), and a target read at its start would be
+    stale by its end, sent once wrong and then again."""
+    if channel.mode == Channel.Mode.SHADOW:  # compares everything, writes nothing
+        targets = targets_for(channel, [listing.variant for listing in listings])
+        items = push_items(listings, targets)
+        return _shadow(channel, connector, items, {item.key: item for item in items})
     cas = connector.capabilities.writes == COMPARE_AND_SET
-    items = push_items(todo, targets, expect=cas)
-    by_key = {item.key: item for item in items}
-    attempts = {listing.pk: listing.attempts for listing in todo}
-    if shadow:
-        return _shadow(channel, connector, items, by_key)
-    batches = connector.batches(items)
-    for index, batch in enumerate(batches):
+    groups = connector.batches(listings)
+    for index, group in enumerate(groups):
         listing_state.keep_claims(worker_id)
+        targets = targets_for(channel, [listing.variant for listing in group])
+        todo = _not_in_step(group, targets, report)
+        if not todo:
+            continue
+        batch = push_items(todo, targets, expect=cas)
+        by_key = {item.key: item for item in batch}
+        attempts = {listing.pk: listing.attempts for listing in todo}
         stored = len(connector.exchanges)
         try:
             outcomes = strategy.push(connector, batch)
@@ -174,13 +165,28 @@ def _process(channel, connector, worker_id, listings, report):
             _apply(exc.outcomes, report)
             decided = {o.key for o in exc.outcomes}
             keys = [i.key for i in batch if i.key not in decided]
-            rest = [i.key for b in batches[index + 1 :] for i in b]
+            rest = [listing.pk for g in groups[index + 1 :] for listing in g]
             return _failed(channel, exc, keys, rest, report)
         store_exchanges(channel, connector.exchanges[stored:], by_key, attempts)
         _apply(outcomes, report)
         if any(o.ok for o in outcomes):
             channel_healthy(channel)
     return ""
+
+
+def _not_in_step(listings, targets, report):
+    """The listings to send. One whose channel already shows its target (the changes since
+    its last push cancelled out) is done without a request. What it shows is what it last
+    confirmed; a write that failed or whose answer was lost, and every push asked for by
+    staff, forget that."""
+    todo, unchanged = [], []
+    for listing in listings:
+        quantity = targets[listing.variant_id].quantity
+        confirmed = listing.confirmed_at is not None and listing.confirmed_quantity == quantity
+        (unchanged if confirmed else todo).append(listing)
+    listing_state.in_step([listing.pk for listing in unchanged])
+    report.unchanged += len(unchanged)
+    return todo
 
 
 def _apply(outcomes, report):
@@ -204,7 +210,8 @@ def _failed(channel, exc, keys, rest, report):
         if isinstance(exc, RateLimited):
             listing_state.release(keys)
             report.retry_in = exc.retry_after
-            channel_note_error(channel, exc)
+            if not exc.paced:  # waiting our turn is no error; a 429 is the channel's word
+                channel_note_error(channel, exc)
             return "rate limited"
         if isinstance(exc, TransientError):
             report.failed += listing_state.retry_later(keys, exc)
