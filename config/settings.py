@@ -109,6 +109,9 @@ SYNC = {
     # push per listing, not one per change. 0 turns it off.
     "BURST_RATE": float(os.environ.get("SYNC_BURST_RATE", 100)),
     "BURST_HOLD": float(os.environ.get("SYNC_BURST_HOLD", 60)),
+    # Requests to a channel wait their turn at its platform's documented rate (and for what
+    # its answers say). Off only against sandboxes whose own limits are off (benchmarks).
+    "PACING": env_bool("SYNC_PACING", default=True),
 }
 
 # ---------------------------------------------------------------------------- spreadsheet imports

@@ -51,6 +51,11 @@ class Hooks:
     def prepare_probe(self, sandbox):
         """Seed what the probe reads, in a fresh sandbox (most need nothing)."""
 
+    def documented_limits(self):
+        """(sandbox settings, channel settings) that put the sandbox at the rate limit the
+        platform documents and tell the channel so (the benchmarks' limited run)."""
+        return {}, {}
+
     def probe_request(self, url, headers=None, **kwargs):
         method, path, extra = self.probe
         kwargs.setdefault("timeout", 5)

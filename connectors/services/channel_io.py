@@ -5,6 +5,7 @@ health (last success, last error, circuit, pause), and a test of its connection.
 import functools
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -44,6 +45,8 @@ def channel_connector(channel, **kwargs):
 
 
 def _pacer(channel):
+    if not settings.SYNC["PACING"]:
+        return lambda rate: Pacer(None)
     try:
         store = queue.pacing_store()
     except Exception:  # Redis unreachable: each process paces alone

@@ -1,19 +1,33 @@
-"""The sync end to end: stock changes to five sandboxes through Redis and two rq workers.
+"""The sync end to end: stock changes to every platform's sandbox through Redis and two rq
+workers, with the sandboxes' rate limits off, then on.
 
     python -m tests.benchmarks.sync [--backend sqlite|postgres] [--changes 10000]
                                     [--variants 2000] [--steady 20]
+                                    [--only unlimited|limited] [--limited-variants 300]
+                                    [--second-wave 100]
 
-2,000 variants, each listed on five channels (one per platform, each its own sandbox
-process with rate limits off), two `rqworker sync --with-scheduler` processes. Printed:
+The platforms are the registry's (one channel and one sandbox process each, its items and
+seeding from its test hooks), and two `rqworker sync --with-scheduler` processes.
+
+Unlimited (sandbox limits off, pacing off; 2,000 variants). Printed:
 - burst: 10,000 single-line stock changes as fast as the service takes them; requests the
   sandboxes received against the minimum possible (every listing whose quantity ends
-  elsewhere than it began sent once: ceil(those / batch maximum) writes, plus one read per
-  100 for delta platforms), and the time from the last change until every listing is
-  confirmed at its target;
-- steady: 50 changes a second for --steady seconds; commit-to-confirmation latency, p50
-  and p95, over every (change, channel) pair.
+  elsewhere than it began sent once: ceil(those / batch maximum) writes, plus ceil(those /
+  read maximum) reads where the platform is read first), and the time from the last change
+  until every listing is confirmed at its target;
+- steady: 50 changes a second for --steady seconds; commit-to-confirmation latency, p50 and
+  p95, over every (change, channel) pair.
 Targets (issue 4): requests within 5% of the minimum, convergence within 30 s of the last
 change, p95 under 2 s.
+
+Limited (each sandbox at the rate limit its platform documents, the channels told so, pacing
+on; 300 variants, every listing in step at the start): each variant changes once, and while
+that first wave drains, 100 of them change again. Printed per channel: the requests it
+needed at least (each listing once, again for those of the second wave already confirmed
+when it came, as reads and writes of its batch sizes), the floor that its rate allows for
+them (minimum / rate), the time until it showed every target, and the 429s it answered.
+Target (issue 10): every channel at its targets within 1.1 times the slowest floor, and no
+429.
 """
 
 import argparse
@@ -29,7 +43,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 18300
-PLATFORMS = ["highlevel", "webflow", "unicommerce", "elasticpath", "zettle"]
 
 
 def main():
@@ -38,10 +51,21 @@ def main():
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--variants", type=int, default=2_000)
     parser.add_argument("--steady", type=int, default=20, help="seconds at 50 changes/s")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["unlimited", "limited"])
+    parser.add_argument("--limited-variants", type=int, default=300)
+    parser.add_argument("--second-wave", type=int, default=100)
+    parser.add_argument("--child", choices=["unlimited", "limited"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
+    status = 0
+    for run in [args.only] if args.only else ["unlimited", "limited"]:
+        status |= spawn(run, args)
+    return status
+
+
+def spawn(run, args):
+    """One run in a child process of its own, on a fresh database."""
     from tests.benchmarks.ledger import DEFAULT_PG, fresh_postgres
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,23 +75,15 @@ def main():
             "DEBUG": "0",
             "VAR_DIR": tmp,
             "SYNC_SWEEP_AFTER": "5",
+            "SYNC_PACING": "1" if run == "limited" else "0",
         }
         if args.backend == "sqlite":
             env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
         else:
             env["DATABASE_URL"] = fresh_postgres(os.environ.get("DATABASE_URL") or DEFAULT_PG)
-        cmd = [
-            sys.executable,
-            "-m",
-            "tests.benchmarks.sync",
-            "--child",
-            "--changes",
-            str(args.changes),
-            "--variants",
-            str(args.variants),
-            "--steady",
-            str(args.steady),
-        ]
+        cmd = [sys.executable, "-m", "tests.benchmarks.sync", "--child", run]
+        for option in ("changes", "variants", "steady", "limited_variants", "second_wave"):
+            cmd += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
         return subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
 
 
@@ -80,16 +96,21 @@ def child(args):
     from config.embedded_redis import owned_embedded_redis
 
     call_command("migrate", verbosity=0)
+    limited = args.child == "limited"
     procs = []
     try:
         with owned_embedded_redis():
-            procs += start_sandboxes()
-            channels = build_catalog(args.variants)
+            platforms = bench_platforms()
+            procs += start_sandboxes(platforms)
+            variants = args.limited_variants if limited else args.variants
+            channels = build_catalog(platforms, variants, limited=limited)
             procs += [start_worker() for _ in range(2)]
+            if limited:
+                return limited_run(channels, args)
             started = time.perf_counter()
             wait_converged(timeout=600)
             print(
-                f"first push of {args.variants * 5:,} listings: "
+                f"first push of {variants * len(channels):,} listings: "
                 f"{time.perf_counter() - started:.1f} s"
             )
             burst(channels, args)
@@ -102,32 +123,59 @@ def child(args):
     return 0
 
 
-def start_sandboxes():
-    import requests
+# --------------------------------------------------------------------------- set-up
 
+
+def bench_platforms():
+    """The shipped platforms with a sandbox, demo data and test hooks."""
+    from connectors.demo import demo_platforms
+
+    return [p for p in demo_platforms() if p.testing]
+
+
+class Control:
+    """A sandbox's control API, as the test hooks seed and read it."""
+
+    def __init__(self, url):
+        import requests
+
+        self.url = url
+        self.session = requests.Session()
+
+    def seed(self, **body):
+        response = self.session.post(f"{self.url}/_sandbox/seed", json=body, timeout=120)
+        response.raise_for_status()
+
+    def state(self):
+        return self.session.get(f"{self.url}/_sandbox/state", timeout=60).json()
+
+    def fail(self, **switches):
+        self.session.post(f"{self.url}/_sandbox/failures", json=switches, timeout=10)
+
+    def requests_total(self):
+        return self.session.get(f"{self.url}/_sandbox/health", timeout=10).json()["requests_total"]
+
+    def refusals(self, since=0):
+        """How many requests after `since` the sandbox answered 429."""
+        log = self.session.get(
+            f"{self.url}/_sandbox/requests", params={"since": since}, timeout=60
+        ).json()["requests"]
+        return sum(r["status"] == 429 for r in log)
+
+
+def start_sandboxes(platforms):
     from connectors.demo import wait_for_sandbox
 
     procs = []
-    for i, name in enumerate(PLATFORMS):
+    for i, platform in enumerate(platforms):
+        command = ["sandbox", "--platform", platform.name, "--port", str(PORT + i)]
         procs.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "sandbox",
-                    "--platform",
-                    name,
-                    "--port",
-                    str(PORT + i),
-                ],
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
+                [sys.executable, "manage.py", *command], cwd=ROOT, stdout=subprocess.DEVNULL
             )
         )
-    for i in range(len(PLATFORMS)):
-        url = f"http://127.0.0.1:{PORT + i}"
-        wait_for_sandbox(url)
-        requests.post(f"{url}/_sandbox/failures", json={"rate_limits": False}, timeout=5)
+    for i in range(len(platforms)):
+        wait_for_sandbox(f"http://127.0.0.1:{PORT + i}")
     return procs
 
 
@@ -140,12 +188,16 @@ def start_worker():
     )
 
 
-def build_catalog(n_variants):
-    import requests
+def build_catalog(platforms, n_variants, *, limited):
+    """Variants at 500 in one warehouse, listed on a channel per platform. Unlimited: the
+    sandboxes start at 0, limits off (the first push sends everything). Limited: each
+    sandbox at its documented limit and already showing 500, and every listing confirmed
+    at it (created so, as a channel in step would be)."""
+    from django.utils import timezone
 
-    from connectors import demo
-    from connectors.jobs import request_sync
     from connectors.models import Channel, Listing
+    from connectors.platforms.base import PushItem
+    from connectors.queue import request_sync
     from inventory.models import Location, Product, Source, Variant
     from inventory.services import StockLine, stock_apply
 
@@ -155,91 +207,124 @@ def build_catalog(n_variants):
         (Variant(product=product, sku=f"B-{i:05d}") for i in range(n_variants)), batch_size=2000
     )
     variants = list(Variant.objects.order_by("pk"))
-    stock_apply(
-        lines=[
-            StockLine(action="count", quantity=500, variant_id=v.pk, location_id=wh.pk)
-            for v in variants
-        ],
-        source=Source.SYSTEM,
-    )
-    channels = []
-    for i, name in enumerate(PLATFORMS):
-        credentials, settings = demo.DEMO[name]
-        url = f"http://127.0.0.1:{PORT + i}"
+    lines = [
+        StockLine(action="count", quantity=500, variant_id=v.pk, location_id=wh.pk)
+        for v in variants
+    ]
+    stock_apply(lines=lines, source=Source.SYSTEM)
+    channels, now = [], timezone.now()
+    for i, platform in enumerate(platforms):
+        demo, hooks = platform.demo_module(), platform.hooks()
+        sandbox_limits, channel_limits = hooks.documented_limits() if limited else ({}, {})
+        control = Control(f"http://127.0.0.1:{PORT + i}")
+        control.fail(rate_limits=limited)
+        if sandbox_limits:
+            control.seed(settings=sandbox_limits)
         channel = Channel.objects.create(
-            name=name, platform=name, credentials=credentials, settings=settings, base_url=url
+            name=platform.name,
+            platform=platform.name,
+            credentials=demo.CREDENTIALS,
+            settings={**demo.SETTINGS, **channel_limits},
+            base_url=control.url,
         )
         channel.locations.set([wh])
+        in_step = {"confirmed_quantity": 500, "confirmed_at": now, "pending_since": None}
         listings = []
         for v in variants:
-            parent, remote = demo.remote_ids(name, v)
+            parent, remote = demo.remote_ids(v)
             listings.append(
-                Listing(channel=channel, variant=v, remote_id=remote, remote_parent_id=parent)
+                Listing(
+                    channel=channel,
+                    variant=v,
+                    remote_id=remote,
+                    remote_parent_id=parent,
+                    status=Listing.Status.OK if limited else Listing.Status.PENDING,
+                    **(in_step if limited else {}),
+                )
             )
         Listing.objects.bulk_create(listings, batch_size=2000)
         items = [
-            demo._seed_item(name, listing) for listing in channel.listings.select_related("variant")
+            PushItem(key=lst.pk, remote_id=lst.remote_id, remote_parent_id=lst.remote_parent_id)
+            for lst in channel.listings.all()
         ]
-        if name == "zettle":
-            items = demo._group_zettle(items)
         for start in range(0, len(items), 2000):
-            requests.post(
-                f"{channel.base_url}/_sandbox/seed",
-                json={"items": items[start : start + 2000]},
-                timeout=60,
-            )
+            hooks.seed(control, items[start : start + 2000], 500 if limited else 0)
+        channel.control = control
         channels.append(channel)
+    # Setting the locations asked for pushes of everything: in step already, they cost nothing.
     request_sync([c.pk for c in channels])
     return channels
 
 
-def wait_converged(timeout):
+def wait_converged(timeout, channel=None):
     from connectors.models import Listing
 
+    pending = Listing.objects.filter(pending_since__isnull=False)
+    if channel is not None:
+        pending = pending.filter(channel=channel)
     deadline = time.monotonic() + timeout
-    while Listing.objects.filter(pending_since__isnull=False).exists():
+    while pending.exists():
         if time.monotonic() > deadline:
             raise RuntimeError("did not converge")
         time.sleep(0.1)
     return time.perf_counter()
 
 
-def requests_total(channels):
-    import requests
+def capabilities(channel):
+    from connectors.platforms import registry
+    from connectors.platforms.pacing import Pacer
 
-    return {
-        c.name: requests.get(f"{c.base_url}/_sandbox/health", timeout=5).json()["requests_total"]
-        for c in channels
-    }
+    cls = registry.connector_class(channel.platform)
+    connector = cls(
+        base_url=channel.base_url,
+        credentials=channel.credentials,
+        settings=channel.settings,
+        pacer=lambda rate: Pacer(None),
+    )
+    return connector.capabilities
+
+
+def minimum(caps, n):
+    """Requests that sending n listings needs at the least: writes of the batch size, and
+    reads first where the platform is read before it is written."""
+    if not n:
+        return 0
+    reads = math.ceil(n / max(caps.read_max, caps.batch_max)) if caps.reads_first else 0
+    return math.ceil(n / caps.batch_max) + reads
+
+
+# --------------------------------------------------------------------------- unlimited
+
+
+def change(variant_id, location_id, action, quantity):
+    from inventory.models import Source
+    from inventory.services import StockLine, stock_apply
+
+    line = StockLine(
+        action=action, quantity=quantity, variant_id=variant_id, location_id=location_id
+    )
+    stock_apply(lines=[line], source=Source.ADMIN)
 
 
 def burst(channels, args):
-    from connectors.platforms import connector_class
-    from inventory.models import Location, Source, StockLevel, Variant
-    from inventory.services import StockLine, stock_apply
+    from django.db.models import Count
+
+    from connectors.models import PushRecord
+    from inventory.models import Location, StockLevel, Variant
 
     wh = Location.objects.get(code="WH1")
     ids = list(Variant.objects.values_list("pk", flat=True))
     rng = random.Random(11)
     on_hand = dict(StockLevel.objects.filter(location=wh).values_list("variant_id", "on_hand"))
-    before = requests_total(channels)
+    before = {c.pk: c.control.requests_total() for c in channels}
     changed = set()
     started = time.perf_counter()
     for _ in range(args.changes):
         v = rng.choice(ids)
         changed.add(v)
-        action = rng.choice(["increment", "decrement"])
-        stock_apply(
-            lines=[
-                StockLine(
-                    action=action, quantity=rng.randint(1, 3), variant_id=v, location_id=wh.pk
-                )
-            ],
-            source=Source.ADMIN,
-        )
+        change(v, wh.pk, rng.choice(["increment", "decrement"]), rng.randint(1, 3))
     last_change = time.perf_counter()
     done = wait_converged(timeout=600)
-    after = requests_total(channels)
     took = last_change - started
     # Variants whose changes cancelled out end where they began: their channels need nothing.
     moved = {
@@ -254,21 +339,10 @@ def burst(channels, args):
     print(f"  converged {done - last_change:.1f} s after the last change (target < 30 s)")
     total_sent = total_min = 0
     for c in channels:
-        caps = connector_class(c.platform)(
-            base_url=c.base_url, credentials=c.credentials, settings=c.settings
-        ).capabilities
-        writes = math.ceil(len(moved) / caps.batch_max)
-        minimum = writes + (math.ceil(len(moved) / 100) if caps.writes == "delta" else 0)
-        sent = after[c.name] - before[c.name]
-        total_sent, total_min = total_sent + sent, total_min + minimum
-        print(
-            f"  {c.name:<12} requests {sent:>7,}  minimum {minimum:>7,}  "
-            f"({sent / minimum - 1:+.1%})"
-        )
-    from django.db.models import Count
-
-    from connectors.models import PushRecord
-
+        least = minimum(capabilities(c), len(moved))
+        sent = c.control.requests_total() - before[c.pk]
+        total_sent, total_min = total_sent + sent, total_min + least
+        print(f"  {c.name:<12} requests {sent:>7,}  minimum {least:>7,}  ({sent / least - 1:+.1%})")
     mix = PushRecord.objects.values("channel__name", "purpose", "outcome").annotate(n=Count("id"))
     print(
         "  push records:",
@@ -284,8 +358,7 @@ def steady(channels, args):
     from django.utils import timezone
 
     from connectors.models import PushRecord
-    from inventory.models import Location, Source, Variant
-    from inventory.services import StockLine, stock_apply
+    from inventory.models import Location, Variant
 
     wh = Location.objects.get(code="WH1")
     ids = list(Variant.objects.values_list("pk", flat=True))
@@ -296,10 +369,7 @@ def steady(channels, args):
     for n in range(50 * args.steady):
         time.sleep(max(0.0, start + n * period - time.perf_counter()))
         v = rng.choice(ids)
-        stock_apply(
-            lines=[StockLine(action="increment", quantity=1, variant_id=v, location_id=wh.pk)],
-            source=Source.ADMIN,
-        )
+        change(v, wh.pk, "increment", 1)
         commits.append((v, timezone.now()))
     wait_converged(timeout=120)
     latencies = []
@@ -327,6 +397,88 @@ def steady(channels, args):
         f"{len(latencies):,} (change, channel) pairs: p50 {p50:.2f} s, p95 {p95:.2f} s "
         "(target p95 < 2 s)"
     )
+
+
+# --------------------------------------------------------------------------- limited
+
+
+def limited_run(channels, args):
+    """Two waves of changes against sandboxes at their documented limits."""
+    from connectors.listing_state import SOLD_TTL
+    from connectors.models import Listing
+    from inventory.models import Location, Variant
+
+    # Setting the channels' locations asks for a second look once every process sees them
+    # (listing_state.SOLD_TTL): let it pass. Everything is in step: it sends nothing.
+    time.sleep(SOLD_TTL + 2)
+    wait_converged(timeout=120)
+    wh = Location.objects.get(code="WH1")
+    ids = list(Variant.objects.order_by("pk").values_list("pk", flat=True))
+    rng = random.Random(13)
+    since = {c.pk: c.control.requests_total() for c in channels}
+    started = time.perf_counter()
+    for v in ids:  # the first wave: every variant changes once
+        change(v, wh.pk, "decrement", rng.randint(1, 5))
+    first_wave = time.perf_counter() - started
+    time.sleep(5)  # the second wave comes while the first drains
+    again = rng.sample(ids, args.second_wave)
+    # Listings of these already confirmed at the first wave's quantity must be sent again.
+    resend = {
+        c.pk: Listing.objects.filter(
+            channel=c, variant_id__in=again, pending_since__isnull=True
+        ).count()
+        for c in channels
+    }
+    for v in again:
+        change(v, wh.pk, "decrement", 1)
+    second_at = time.perf_counter() - started
+    rows = []
+    for c in channels:
+        caps = capabilities(c)
+        least = minimum(caps, len(ids)) + minimum(caps, resend[c.pk])
+        requests, per = caps.rate_limit
+        rows.append({"channel": c, "least": least, "floor": least / (requests / per)})
+    done = {}
+    deadline = time.monotonic() + 1800
+    while len(done) < len(rows) and time.monotonic() < deadline:
+        for row in rows:
+            c = row["channel"]
+            if (
+                c.pk not in done
+                and not Listing.objects.filter(channel=c, pending_since__isnull=False).exists()
+            ):
+                done[c.pk] = time.perf_counter() - started
+        time.sleep(0.1)
+    slowest = max(r["floor"] for r in rows)
+    print(
+        f"\nlimited: {len(ids):,} variants on {len(channels)} channels at their documented "
+        f"limits; first wave {first_wave:.1f} s, {len(again)} changed again at {second_at:.1f} s"
+    )
+    print(
+        f"  {'channel':<12} {'limit':>12} {'needed':>7} {'sent':>6} {'floor':>8} "
+        f"{'in step':>8} {'429s':>5}"
+    )
+    refused = 0
+    for row in rows:
+        c = row["channel"]
+        requests, per = capabilities(c).rate_limit
+        sent = c.control.requests_total() - since[c.pk]
+        refusals = c.control.refusals(since=since[c.pk])
+        refused += refusals
+        took = done.get(c.pk)
+        print(
+            f"  {c.name:<12} {f'{requests}/{per:g} s':>12} {row['least']:>7,} {sent:>6,} "
+            f"{row['floor']:>7.1f}s "
+            f"{'never' if took is None else f'{took:.1f}s':>8} {refusals:>5}"
+        )
+    total = max(done.values()) if len(done) == len(rows) else None
+    verdict = (
+        "did not converge"
+        if total is None
+        else f"{total:.1f} s = {total / slowest:.2f} x the slowest floor ({slowest:.1f} s)"
+    )
+    print(f"  every channel in step after {verdict}; 429s: {refused} (target <= 1.1 x, no 429)")
+    return 0 if total is not None and total <= 1.1 * slowest and not refused else 1
 
 
 if __name__ == "__main__":

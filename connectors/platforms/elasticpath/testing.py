@@ -40,6 +40,10 @@ class ElasticPathHooks(Hooks):
         token = requests.post(f"{url}/oauth/access_token", data=form, timeout=5).json()
         return {"Authorization": f"Bearer {token['access_token']}"}
 
+    def documented_limits(self):
+        # A development store's 25 requests a second.
+        return {"rps": 25}, {"development_store": True}
+
 
 class ElasticPathMultiLocationHooks(ElasticPathHooks):
     """Multi-location inventories: `set` at the channel's location slug."""

@@ -50,3 +50,7 @@ class WebflowHooks(Hooks):
 
     def prepare_probe(self, sandbox):
         sandbox.seed(items=[{"collectionId": "c1", "skuId": "s1", "quantity": 5}])
+
+    def documented_limits(self):
+        # The CMS, eCommerce and Business plans' 120 requests a minute.
+        return {"rate_per_minute": 120}, {"requests_per_minute": 120}

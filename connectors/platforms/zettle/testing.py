@@ -61,3 +61,7 @@ class ZettleHooks(Hooks):
         form.pop("api_key")
         token = requests.post(f"{url}/token", data=form, timeout=5).json()
         return {"Authorization": f"Bearer {token['access_token']}"}
+
+    def documented_limits(self):
+        # 4 requests a second, documented for v3 and assumed for the v1 paths we use.
+        return {"limit_all_paths": True, "v3_rps": 4}, {}
