@@ -90,7 +90,10 @@ RQ_QUEUES = {
 RQ = {"COMMIT_MODE": "on_db_commit"}
 RQ_SHOW_ADMIN_LINK = True
 
-# The push engine (connectors/sync.py); seconds unless said otherwise.
+# The packages whose subpackages are channel platforms (connectors/platforms/registry.py).
+CHANNEL_PLATFORM_PACKAGES = ["connectors.platforms"]
+
+# The push engine (connectors/services/push.py); seconds unless said otherwise.
 SYNC = {
     "CLAIM_TTL": float(os.environ.get("SYNC_CLAIM_TTL", 120)),  # a dead worker's claims expire
     "CLAIM_CHUNK": 500,  # listings claimed at a time

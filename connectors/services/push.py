@@ -39,6 +39,8 @@ from connectors.services.channel_io import (
     store_exchanges,
 )
 
+FRESH = 1.0  # seconds of sending a group's targets may serve before they are read again
+
 
 def conf(name):
     return settings.SYNC[name]
@@ -56,7 +58,8 @@ class RunReport:
 
 def sync_channel_run(channel_id, worker_id, budget=None):
     """Push a channel's pending listings until none is claimable or the time budget is spent."""
-    channel = Channel.objects.get(pk=channel_id)
+    # Its locations once per run (targets are read per group of batches, below).
+    channel = Channel.objects.prefetch_related("locations").get(pk=channel_id)
     report = RunReport()
     now = timezone.now()
     if channel.mode == Channel.Mode.PAUSED:
@@ -137,9 +140,10 @@ def burst_hold(channel_id, rate):
 
 
 def _process(channel, connector, worker_id, listings, report):
-    """Push one claim's listings, a batch at a time; return why to stop, or "" to go on.
+    """Push one claim's listings, a group of batches at a time; return why to stop, or ""
+    to go on.
 
-    Each batch's targets are read right before it is sent: at a channel's rate a claim may
+    Each group's targets are read right before it is sent: at a channel's rate a claim may
     take minutes to send (Webflow's 60 a minute), and a target read at its start would be
     stale by its end, sent once wrong and then again."""
     if channel.mode == Channel.Mode.SHADOW:  # compares everything, writes nothing
@@ -147,31 +151,50 @@ def _process(channel, connector, worker_id, listings, report):
         items = push_items(listings, targets)
         return _shadow(channel, connector, items, {item.key: item for item in items})
     cas = connector.capabilities.writes == COMPARE_AND_SET
-    groups = connector.batches(listings)
+    groups = _groups(connector, listings)
+    kept = time.monotonic()
     for index, group in enumerate(groups):
-        listing_state.keep_claims(worker_id)
         targets = targets_for(channel, [listing.variant for listing in group])
         todo = _not_in_step(group, targets, report)
         if not todo:
             continue
-        batch = push_items(todo, targets, expect=cas)
-        by_key = {item.key: item for item in batch}
+        items = push_items(todo, targets, expect=cas)
+        by_key = {item.key: item for item in items}
         attempts = {listing.pk: listing.attempts for listing in todo}
-        stored = len(connector.exchanges)
-        try:
-            outcomes = strategy.push(connector, batch)
-        except ConnectorError as exc:
+        batches = connector.batches(items)
+        for number, batch in enumerate(batches):
+            if time.monotonic() - kept > conf("CLAIM_TTL") / 4:
+                # Still ours: a claim held longer than CLAIM_TTL would be taken up again.
+                listing_state.keep_claims(worker_id)
+                kept = time.monotonic()
+            stored = len(connector.exchanges)
+            try:
+                outcomes = strategy.push(connector, batch)
+            except ConnectorError as exc:
+                store_exchanges(channel, connector.exchanges[stored:], by_key, attempts)
+                _apply(exc.outcomes, report)
+                decided = {o.key for o in exc.outcomes}
+                keys = [i.key for i in batch if i.key not in decided]
+                rest = [i.key for b in batches[number + 1 :] for i in b]
+                rest += [listing.pk for g in groups[index + 1 :] for listing in g]
+                return _failed(channel, exc, keys, rest, report)
             store_exchanges(channel, connector.exchanges[stored:], by_key, attempts)
-            _apply(exc.outcomes, report)
-            decided = {o.key for o in exc.outcomes}
-            keys = [i.key for i in batch if i.key not in decided]
-            rest = [listing.pk for g in groups[index + 1 :] for listing in g]
-            return _failed(channel, exc, keys, rest, report)
-        store_exchanges(channel, connector.exchanges[stored:], by_key, attempts)
-        _apply(outcomes, report)
-        if any(o.ok for o in outcomes):
-            channel_healthy(channel)
+            _apply(outcomes, report)
+            if any(o.ok for o in outcomes):
+                channel_healthy(channel)
     return ""
+
+
+def _groups(connector, listings):
+    """The listings in groups whose targets are read together: as many batches as go out in
+    about FRESH seconds at the channel's pace (all of them, unpaced)."""
+    batches = connector.batches(listings)
+    interval = connector.pacer.interval
+    per_group = max(1, int(FRESH / interval)) if interval else len(batches) or 1
+    return [
+        [listing for batch in batches[i : i + per_group] for listing in batch]
+        for i in range(0, len(batches), per_group)
+    ]
 
 
 def _not_in_step(listings, targets, report):
