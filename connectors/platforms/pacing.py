@@ -105,7 +105,9 @@ class Pacer:
         if rate:
             requests, per = rate
             self.interval = per / (requests * MARGIN)
-            self.tolerance = self.interval * (requests - 1)  # a full bucket may go at once
+            # Nearly a full bucket may go at once: two short of it, for the jitter between
+            # our clock and the platform's count.
+            self.tolerance = self.interval * max(requests - 3, 0)
         self.waited = 0.0  # seconds this pacer slept, for the record
 
     def wait(self):

@@ -39,7 +39,7 @@ from connectors.services.channel_io import (
     store_exchanges,
 )
 
-FRESH = 1.0  # seconds of sending a group's targets may serve before they are read again
+FRESH = 2.0  # seconds of sending a group's targets may serve before they are read again
 
 
 def conf(name):
@@ -186,15 +186,15 @@ def _process(channel, connector, worker_id, listings, report):
 
 
 def _groups(connector, listings):
-    """The listings in groups whose targets are read together: as many batches as go out in
-    about FRESH seconds at the channel's pace (all of them, unpaced)."""
-    batches = connector.batches(listings)
+    """The listings in groups whose targets are read together: as many as go out in about
+    FRESH seconds at the channel's pace, at least one write request's worth (all of them,
+    unpaced)."""
     interval = connector.pacer.interval
-    per_group = max(1, int(FRESH / interval)) if interval else len(batches) or 1
-    return [
-        [listing for batch in batches[i : i + per_group] for listing in batch]
-        for i in range(0, len(batches), per_group)
-    ]
+    size = connector.capabilities.batch_max
+    if not interval:
+        return [listings]
+    size = max(size, int(FRESH / interval) * size)
+    return [listings[i : i + size] for i in range(0, len(listings), size)]
 
 
 def _not_in_step(listings, targets, report):
