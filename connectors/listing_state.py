@@ -16,14 +16,16 @@ admin's actions and the commands all come here; nothing else writes these fields
                        in the change's own transaction)     backoff stays: attempts and next
                                                             try are kept, a failed one waits
                                                             its turn and stays failed
-    mark_pending       a variant's selling rules changed,   as stock_changed; `forget`: the
-                       a channel's locations changed        confirmation is dropped, so it is
-                                                            sent even if the number did not move
+    mark_pending       a variant's selling rules changed;   as stock_changed; `forget`: the
+                       the second look after a channel's    confirmation is dropped, so it is
+                       locations changed                    sent even if the number did not move
     push_asked         staff asked (Push now, Retry failed, pending, confirmation forgotten,
                        push --all, drift "push ours"), new  attempts 0, next try now, status
-                       remote ids, new channel settings     pending
+                       remote ids or variant, new channel   pending
+                       settings, rules or locations
     claim              a run takes it                       claimed by/at, claimed_seq
-    keep_claims        before each batch of a long run      claimed_at now
+    keep_claims        before each write request of a run   claimed_at now; says which are
+                                                            still its own
     in_step            the channel already shows its target status ok, attempts 0; pending
                                                             cleared if no change since claim
     confirm            the channel took the target          confirmed quantity and time, ok,
@@ -33,18 +35,20 @@ admin's actions and the commands all come here; nothing else writes these fields
                                                             forgotten, attempts + 1, next try
                                                             after a backoff; pending cleared if
                                                             unchanged; released
-    retry_later        a transient failure (5xx, timeout,   attempts + 1 and a next try after
-                       dropped connection) of its batch     backoff, confirmation forgotten (it
-                                                            may have landed); after
-                                                            MAX_ATTEMPTS failed, pending
-                                                            cleared; released
-    release            a run gives it back (rate limited,   claim dropped, still pending;
-                       paused, not tried); `forget` when    `forget`: confirmation dropped
-                       the write's fate is unknown
+    retry_later        not applied or not known to be: a    attempts + 1 and a next try after
+                       transient failure (5xx, timeout,     backoff, confirmation forgotten (it
+                       dropped connection) of its batch,    may have landed); after
+                       an answer that left it unknown, a    MAX_ATTEMPTS failed, pending
+                       channel that kept moving             cleared; released
+    release            a run gives it back (rate limited,   claim dropped, still pending
+                       paused, not tried)
     observed           a shadow channel was read            confirmed quantity and time as
                                                             read; pending cleared if unchanged;
                                                             released
 
+Every transition after `claim` writes only the listings the run still claims: a claim that
+expired (the run was too slow, or dead) may have been taken over by another run, which then
+owns those listings' state, and the engine sends nothing for a listing it no longer claims.
 "Pending cleared if unchanged" is the rule that loses nothing: a run clears pending only when
 change_seq still equals the claimed_seq it read when it claimed the listing; a change that
 arrived meanwhile leaves it pending for the next push.
@@ -58,6 +62,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connectors.models import Channel, Listing
@@ -141,7 +146,7 @@ def mark_pending(listings, *, forget=False):
     where its quantity did not move (a selling rule, new locations)."""
     forgotten = {"confirmed_at": None} if forget else {}
     return Listing.objects.filter(pk__in=listings.values("pk")).update(
-        pending_since=timezone.now(),
+        pending_since=Coalesce("pending_since", Value(timezone.now())),
         change_seq=F("change_seq") + 1,
         status=_stays_failed(),
         **forgotten,
@@ -152,7 +157,7 @@ def push_asked(listings):
     """Staff (or new ids, new settings) ask for these listings to be sent, whatever the
     channel shows and however often they failed: confirmation forgotten, backoff reset."""
     return Listing.objects.filter(pk__in=listings.values("pk")).update(
-        pending_since=timezone.now(),
+        pending_since=Coalesce("pending_since", Value(timezone.now())),
         change_seq=F("change_seq") + 1,
         status=PENDING,
         attempts=0,
@@ -203,32 +208,45 @@ def claim(channel, worker_id, limit):
     )
 
 
-def keep_claims(worker_id):
-    """A long run still holds what it claimed (its claims would expire at CLAIM_TTL)."""
-    Listing.objects.filter(claimed_by=worker_id).update(claimed_at=timezone.now())
+def keep_claims(worker_id, ids=None):
+    """A run still holds what it claimed (its claims would expire at CLAIM_TTL): all of
+    them, or `ids`. Returns the `ids` still its own (a claim that expired may have been taken
+    over by another run, which then pushes those listings: this one must not)."""
+    now = timezone.now()
+    mine = Listing.objects.filter(claimed_by=worker_id)
+    if ids is None:
+        mine.update(claimed_at=now)
+        return None
+    ids = list(ids)
+    if mine.filter(pk__in=ids).update(claimed_at=now) == len(ids):
+        return set(ids)
+    return set(mine.filter(pk__in=ids).values_list("pk", flat=True))
 
 
-def release(ids, *, forget=False):
+def _mine(ids, worker_id):
+    """The listings among `ids` this run still claims: a run writes the state of no other."""
+    return Listing.objects.filter(pk__in=list(ids), claimed_by=worker_id)
+
+
+def release(ids, worker_id, *, forget=False):
     """Give listings back, still pending. `forget`: the channel may show anything now."""
     forgotten = {"confirmed_at": None} if forget else {}
-    Listing.objects.filter(pk__in=ids).update(claimed_by="", claimed_at=None, **forgotten)
+    _mine(ids, worker_id).update(claimed_by="", claimed_at=None, **forgotten)
 
 
-def _clear_pending_if_unchanged(ids):
-    Listing.objects.filter(pk__in=ids, change_seq=F("claimed_seq")).update(pending_since=None)
+def _clear_pending_if_unchanged(ids, worker_id):
+    _mine(ids, worker_id).filter(change_seq=F("claimed_seq")).update(pending_since=None)
 
 
-def in_step(ids):
+def in_step(ids, worker_id):
     """The channel already shows these listings' targets (confirmed at them before)."""
     with transaction.atomic():
-        Listing.objects.filter(pk__in=ids).update(
-            status=OK, last_error="", attempts=0, next_attempt_at=None
-        )
-        _clear_pending_if_unchanged(ids)
-        release(ids)
+        _mine(ids, worker_id).update(status=OK, last_error="", attempts=0, next_attempt_at=None)
+        _clear_pending_if_unchanged(ids, worker_id)
+        release(ids, worker_id)
 
 
-def confirm(confirmed):
+def confirm(confirmed, worker_id):
     """The channel took these: {listing id: quantity it shows now (None: unlimited)}."""
     now = timezone.now()
     by_quantity = {}
@@ -236,7 +254,7 @@ def confirm(confirmed):
         by_quantity.setdefault(quantity, []).append(key)
     with transaction.atomic():
         for quantity, ids in by_quantity.items():
-            Listing.objects.filter(pk__in=ids).update(
+            _mine(ids, worker_id).update(
                 confirmed_quantity=quantity,
                 confirmed_at=now,
                 status=OK,
@@ -244,63 +262,74 @@ def confirm(confirmed):
                 attempts=0,
                 next_attempt_at=None,
             )
-        _clear_pending_if_unchanged(list(confirmed))
-        release(list(confirmed))
+        _clear_pending_if_unchanged(confirmed, worker_id)
+        release(confirmed, worker_id)
 
 
-def reject(refused):
+def _attempts(ids, worker_id):
+    """{id: failed attempts so far}, the rows locked until the transaction ends, so that a
+    push staff ask for meanwhile (which resets them) is not undone by a stale count."""
+    rows = _mine(ids, worker_id)
+    if connection.features.has_select_for_update:
+        rows = rows.select_for_update()
+    return dict(rows.values_list("pk", "attempts"))
+
+
+def reject(refused, worker_id):
     """The channel refused these: {listing id: its message}. Not resent at once, whatever
     changes: each waits a backoff that grows with its refusals."""
     now = timezone.now()
-    attempts = dict(Listing.objects.filter(pk__in=list(refused)).values_list("pk", "attempts"))
     with transaction.atomic():
-        for key, message in refused.items():
-            tries = attempts.get(key, 0) + 1
+        for key, attempts in _attempts(refused, worker_id).items():
+            tries = attempts + 1
             Listing.objects.filter(pk=key).update(
                 status=FAILED,
-                last_error=message[:2000],
+                last_error=refused[key][:2000],
                 confirmed_at=None,  # it may show anything now: never skipped as in step
                 attempts=min(tries, 32_000),
                 next_attempt_at=now + timedelta(seconds=backoff(tries)),
             )
-        _clear_pending_if_unchanged(list(refused))
-        release(list(refused))
+        _clear_pending_if_unchanged(refused, worker_id)
+        release(refused, worker_id)
 
 
-def retry_later(ids, error):
-    """Their batch failed transiently: try again after a backoff; after MAX_ATTEMPTS, give
-    up (failed) until the next change or a push staff ask for. Returns how many gave up."""
+def retry_later(failures, worker_id):
+    """Not applied, or not known to be: {listing id: why} (a transient failure of their
+    batch, an answer that left them unknown, a channel that kept moving). Tried again after
+    a backoff; after MAX_ATTEMPTS, given up (failed) until the next change or a push staff
+    ask for. Returns how many gave up."""
     now = timezone.now()
     give_up = []
     with transaction.atomic():
-        for key, attempts in Listing.objects.filter(pk__in=ids).values_list("pk", "attempts"):
+        for key, attempts in _attempts(failures, worker_id).items():
             tries = attempts + 1
+            why = failures[key]
             changes = {
                 "attempts": min(tries, 32_000),
                 "next_attempt_at": now + timedelta(seconds=backoff(tries)),
                 # The write may have landed before the error (a timeout, a dropped answer):
                 # what the channel shows is unknown until a push is confirmed.
                 "confirmed_at": None,
-                "last_error": f"attempt {tries}: {error}"[:2000],
+                "last_error": f"attempt {tries}: {why}"[:2000],
             }
             if tries >= conf("MAX_ATTEMPTS"):
                 give_up.append(key)
                 changes["status"] = FAILED
-                changes["last_error"] = f"gave up after {tries} attempts: {error}"[:2000]
+                changes["last_error"] = f"gave up after {tries} attempts: {why}"[:2000]
             Listing.objects.filter(pk=key).update(**changes)
-        _clear_pending_if_unchanged(give_up)
-        release(ids)
+        _clear_pending_if_unchanged(give_up, worker_id)
+        release(failures, worker_id)
     return len(give_up)
 
 
-def observed(shows, ids):
+def observed(shows, ids, worker_id):
     """A shadow channel was read: {listing id: what it shows}; `ids` were all compared."""
     now = timezone.now()
     with transaction.atomic():
         for key, quantity in shows.items():
-            Listing.objects.filter(pk=key).update(confirmed_quantity=quantity, confirmed_at=now)
-        _clear_pending_if_unchanged(ids)
-        release(ids)
+            _mine([key], worker_id).update(confirmed_quantity=quantity, confirmed_at=now)
+        _clear_pending_if_unchanged(ids, worker_id)
+        release(ids, worker_id)
 
 
 def backoff(attempts):

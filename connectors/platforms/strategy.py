@@ -25,8 +25,10 @@ from connectors.platforms.base import COMPARE_AND_SET, ItemOutcome, Write
 ROUNDS = 3  # reads-then-writes per item while the channel keeps moving under us
 
 
-def push(connector, items):
-    """Bring each item to its quantity on the channel; one ItemOutcome per item."""
+def push(connector, items, *, still_ours=None):
+    """Bring each item to its quantity on the channel; one ItemOutcome per item.
+    `still_ours(keys)`, before each write request: the keys the caller may still write (the
+    engine's claims); the others are left out, not applied."""
     decided = {}
     todo = []
     for item in items:
@@ -39,7 +41,7 @@ def push(connector, items):
         for round_ in range(1, ROUNDS + 1):
             if not todo:
                 break
-            stale = _round(connector, todo, decided, first=round_ == 1)
+            stale = _round(connector, todo, decided, first=round_ == 1, still_ours=still_ours)
             todo = stale
         for item in todo:  # still moving after every round: not applied, try again later
             decided[item.key] = ItemOutcome(
@@ -60,7 +62,7 @@ def _needs_read(connector, items, first):
     return []
 
 
-def _round(connector, items, decided, *, first):
+def _round(connector, items, decided, *, first, still_ours):
     """Read what needs reading, write what differs; return the items the channel answered
     stale (their outcome so far is in `decided`, replaced by the next round's)."""
     to_read = _needs_read(connector, items, first)
@@ -76,6 +78,16 @@ def _round(connector, items, decided, *, first):
     size = connector.capabilities.batch_max
     for start in range(0, len(writes), size):
         chunk = writes[start : start + size]
+        if still_ours is not None:
+            ours = still_ours([w.key for w in chunk])
+            for write in chunk:
+                if write.key not in ours:
+                    decided[write.key] = ItemOutcome(
+                        write.key, False, None, "taken over by another run", retry=True
+                    )
+            chunk = [w for w in chunk if w.key in ours]
+            if not chunk:
+                continue
         for outcome in connector.write(chunk):
             decided[outcome.key] = outcome
             if outcome.stale:

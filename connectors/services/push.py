@@ -149,13 +149,22 @@ def _process(channel, connector, worker_id, listings, report):
     if channel.mode == Channel.Mode.SHADOW:  # compares everything, writes nothing
         targets = targets_for(channel, [listing.variant for listing in listings])
         items = push_items(listings, targets)
-        return _shadow(channel, connector, items, {item.key: item for item in items})
+        return _shadow(channel, connector, items, {item.key: item for item in items}, worker_id)
     cas = connector.capabilities.writes == COMPARE_AND_SET
     groups = _groups(connector, listings)
-    kept = time.monotonic()
+    kept = {"at": time.monotonic()}
+
+    def still_ours(keys):
+        """Before each write request: its listings are claimed by this run still (a claim
+        that expired may be another run's now: that run sends them, not this one)."""
+        if time.monotonic() - kept["at"] > conf("CLAIM_TTL") / 4:
+            listing_state.keep_claims(worker_id)  # and the rest of the claim with them
+            kept["at"] = time.monotonic()
+        return listing_state.keep_claims(worker_id, keys)
+
     for index, group in enumerate(groups):
         targets = targets_for(channel, [listing.variant for listing in group])
-        todo = _not_in_step(group, targets, report)
+        todo = _not_in_step(group, targets, worker_id, report)
         if not todo:
             continue
         items = push_items(todo, targets, expect=cas)
@@ -163,25 +172,20 @@ def _process(channel, connector, worker_id, listings, report):
         attempts = {listing.pk: listing.attempts for listing in todo}
         batches = connector.batches(items)
         for number, batch in enumerate(batches):
-            if time.monotonic() - kept > conf("CLAIM_TTL") / 4:
-                # Still ours: a claim held longer than CLAIM_TTL would be taken up again.
-                listing_state.keep_claims(worker_id)
-                kept = time.monotonic()
             stored = len(connector.exchanges)
             try:
-                outcomes = strategy.push(connector, batch)
+                outcomes = strategy.push(connector, batch, still_ours=still_ours)
             except ConnectorError as exc:
                 store_exchanges(channel, connector.exchanges[stored:], by_key, attempts)
-                _apply(exc.outcomes, report)
+                _apply(exc.outcomes, worker_id, report)
                 decided = {o.key for o in exc.outcomes}
                 keys = [i.key for i in batch if i.key not in decided]
                 rest = [i.key for b in batches[number + 1 :] for i in b]
                 rest += [listing.pk for g in groups[index + 1 :] for listing in g]
-                return _failed(channel, exc, keys, rest, report)
+                return _failed(channel, exc, keys, rest, worker_id, report)
             store_exchanges(channel, connector.exchanges[stored:], by_key, attempts)
-            _apply(outcomes, report)
-            if any(o.ok for o in outcomes):
-                channel_healthy(channel)
+            _apply(outcomes, worker_id, report)
+            channel_healthy(channel)  # it answered: refusals of items are not its health
     return ""
 
 
@@ -197,7 +201,7 @@ def _groups(connector, listings):
     return [listings[i : i + size] for i in range(0, len(listings), size)]
 
 
-def _not_in_step(listings, targets, report):
+def _not_in_step(listings, targets, worker_id, report):
     """The listings to send. One whose channel already shows its target (the changes since
     its last push cancelled out) is done without a request. What it shows is what it last
     confirmed; a write that failed or whose answer was lost, and every push asked for by
@@ -207,37 +211,37 @@ def _not_in_step(listings, targets, report):
         quantity = targets[listing.variant_id].quantity
         confirmed = listing.confirmed_at is not None and listing.confirmed_quantity == quantity
         (unchanged if confirmed else todo).append(listing)
-    listing_state.in_step([listing.pk for listing in unchanged])
+    listing_state.in_step([listing.pk for listing in unchanged], worker_id)
     report.unchanged += len(unchanged)
     return todo
 
 
-def _apply(outcomes, report):
+def _apply(outcomes, worker_id, report):
     done = {o.key: o.quantity for o in outcomes if o.ok}
     refused = {o.key: o.message for o in outcomes if not o.ok and not o.retry}
-    unknown = [o.key for o in outcomes if not o.ok and o.retry]
+    unknown = {o.key: o.message or "no answer" for o in outcomes if not o.ok and o.retry}
     if done:
-        listing_state.confirm(done)
+        listing_state.confirm(done, worker_id)
     if refused:
-        listing_state.reject(refused)
-    if unknown:  # not applied, not the item's fault: still pending, and not known to show
-        listing_state.release(unknown, forget=True)
+        listing_state.reject(refused, worker_id)
+    if unknown:  # not applied (or not known to be), not the item's fault: after a backoff
+        report.failed += listing_state.retry_later(unknown, worker_id)
     report.pushed += len(done)
     report.failed += len(refused)
 
 
-def _failed(channel, exc, keys, rest, report):
+def _failed(channel, exc, keys, rest, worker_id, report):
     """The batch `keys` failed as a whole; `rest` was never tried. Decide what happens next."""
     with transaction.atomic():
-        listing_state.release(rest)
+        listing_state.release(rest, worker_id)
         if isinstance(exc, RateLimited):
-            listing_state.release(keys)
+            listing_state.release(keys, worker_id)
             report.retry_in = exc.retry_after
             if not exc.paced:  # waiting our turn is no error; a 429 is the channel's word
                 channel_note_error(channel, exc)
             return "rate limited"
         if isinstance(exc, TransientError):
-            report.failed += listing_state.retry_later(keys, exc)
+            report.failed += listing_state.retry_later(dict.fromkeys(keys, str(exc)), worker_id)
             opened = channel_failed_transiently(
                 channel,
                 threshold=conf("CIRCUIT_THRESHOLD"),
@@ -248,7 +252,7 @@ def _failed(channel, exc, keys, rest, report):
             channel_note_error(channel, exc)
             return "transient"
         # Bad credentials or a channel-wide refusal: a person must act; keep everything pending.
-        listing_state.release(keys)
+        listing_state.release(keys, worker_id)
         reason = "bad credentials" if isinstance(exc, AuthError) else "channel refused"
         if isinstance(exc, ConfigError | ChannelError | AuthError):
             channel_pause_for(channel, f"{reason}: {exc}")
@@ -261,7 +265,10 @@ def _refused_settings(channel, exc):
     if channel.mode == Channel.Mode.SHADOW:
         channel_note_error(channel, exc if isinstance(exc, ConnectorError) else ConfigError(exc))
         return "shadow settings refused"
-    channel_pause_for(channel, f"bad credentials or settings: {exc}")
+    if isinstance(exc, LookupError):
+        channel_pause_for(channel, f"platform not installed: {exc}")
+    else:
+        channel_pause_for(channel, f"bad credentials or settings: {exc}")
     return "paused"
 
 
@@ -293,7 +300,7 @@ def _record_paused(channel):
     )
 
 
-def _shadow(channel, connector, items, by_key):
+def _shadow(channel, connector, items, by_key, worker_id):
     """Compare with what the channel holds; record it; never write."""
     shows = {}
     stored = len(connector.exchanges)
@@ -302,7 +309,7 @@ def _shadow(channel, connector, items, by_key):
             shows = connector.read_levels(items)
     except ConnectorError as exc:
         store_exchanges(channel, connector.exchanges[stored:], by_key)
-        listing_state.release(list(by_key))
+        listing_state.release(by_key, worker_id)
         channel_note_error(channel, exc)
         return "shadow read failed"
     store_exchanges(channel, connector.exchanges[stored:], by_key)
@@ -325,5 +332,5 @@ def _shadow(channel, connector, items, by_key):
         outcome=PushRecord.Outcome.RECORDED,
         items=compared,
     )
-    listing_state.observed(shows, list(by_key))
+    listing_state.observed(shows, list(by_key), worker_id)
     return ""

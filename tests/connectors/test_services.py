@@ -1,11 +1,13 @@
 """The push engine with one channel (HighLevel's sandbox, over real HTTP), run in-process."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from connectors import listing_state
 from connectors.models import Channel, Listing, PushRecord
 from connectors.services.channel_io import channel_test_connection
 from connectors.services.push import sync_channel_run
@@ -179,3 +181,20 @@ def test_a_listing_saved_by_staff_never_overwrites_its_sync_state(shop):
     stale.save()
     tee.refresh_from_db()
     assert (tee.status, tee.confirmed_quantity, tee.pending_since) == ("ok", 12, None)
+
+
+def test_a_run_whose_claim_was_taken_over_writes_nothing_of_it(shop, settings):
+    channel = shop[1]
+    mine = listing_state.claim(channel, "slow-run", 1)[0]
+    expired = timezone.now() - timedelta(seconds=settings.SYNC["CLAIM_TTL"] + 1)
+    Listing.objects.filter(pk=mine.pk).update(claimed_at=expired)
+    assert listing_state.claim(channel, "fresh-run", 1)[0].pk == mine.pk  # taken over
+    assert listing_state.keep_claims("slow-run", [mine.pk]) == set()
+    listing_state.confirm({mine.pk: 99}, "slow-run")  # the slow run's late answer
+    listing_state.release([mine.pk], "slow-run")
+    mine.refresh_from_db()
+    assert (mine.claimed_by, mine.confirmed_quantity, mine.pending_since is None) == (
+        "fresh-run",
+        None,
+        False,
+    )

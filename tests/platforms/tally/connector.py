@@ -84,6 +84,6 @@ class TallyConnector(Connector):
         for item in items:
             row = rows.get(item.remote_id)
             if row is not None:
-                shown = None if row.get("unlimited") else int(row.get("quantity") or 0)
-                levels[item.key] = Level(shown, shown)
+                held = int(row.get("quantity") or 0)  # kept under "unlimited" too
+                levels[item.key] = Level(None if row.get("unlimited") else held, held)
         return levels

@@ -3,7 +3,8 @@
 Default key "tally-key" (expire-tokens revokes it; a reset brings it back). Seed:
 {"items": [{"id", "quantity"?, "unlimited"?}]}. A write line whose "expected" differs from
 the level's quantity is refused with code "stale"; an unknown id "not_found"; a negative
-quantity "invalid". Every error body is {"error": {"message"}}."""
+quantity "invalid". Every error body is {"error": {"message"}}. Setting "moving": a sale
+lands on a level just before each compare-and-set write, which is then always stale."""
 
 from werkzeug.routing import Rule
 
@@ -18,6 +19,8 @@ def error(status, message, headers=None):
 
 class TallySandbox(Sandbox):
     platform = "tally"
+    # moving: a sale lands on a level just before each compare-and-set write reaches it.
+    default_settings = {"moving": False}
     rules = (
         Rule("/v1/levels", endpoint="get_levels", methods=["GET"]),
         Rule("/v1/levels", endpoint="set_levels", methods=["POST"]),
@@ -65,6 +68,8 @@ class TallySandbox(Sandbox):
                 "code": "not_found",
                 "error": f"no level {level_id}",
             }
+        if "expected" in line and self.settings["moving"] and level["quantity"] > 0:
+            level["quantity"] -= 1
         if "expected" in line and line["expected"] != level["quantity"]:
             message = f"expected {line['expected']}, holds {level['quantity']}"
             return {"id": level_id, "ok": False, "code": "stale", "error": message}
