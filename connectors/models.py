@@ -132,17 +132,24 @@ class Listing(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):
         listing = super().from_db(db, field_names, values)
-        # The ids it was loaded with: a save that changes them points it at another item,
-        # whose quantity nobody has confirmed (receivers.moved_listing).
+        # What it was loaded with: a save that changes its variant or ids points it at
+        # another item or another variant, whose quantity nobody has confirmed there
+        # (receivers.moved_listing).
         loaded = listing.__dict__
-        if "remote_id" in loaded and "remote_parent_id" in loaded:  # not deferred
-            listing._loaded_remote = (loaded["remote_id"], loaded["remote_parent_id"])
+        if all(name in loaded for name in MOVED_BY):  # not deferred
+            listing._loaded = tuple(loaded[name] for name in MOVED_BY)
         return listing
 
     @property
-    def remote_changed(self):
-        loaded = getattr(self, "_loaded_remote", None)
-        return loaded is not None and loaded != (self.remote_id, self.remote_parent_id)
+    def moved(self):
+        loaded = getattr(self, "_loaded", None)
+        return loaded is not None and loaded != tuple(getattr(self, n) for n in MOVED_BY)
+
+    def remember_identity(self):
+        self._loaded = tuple(getattr(self, name) for name in MOVED_BY)
+
+
+MOVED_BY = ("variant_id", "remote_id", "remote_parent_id")
 
 
 class PushRecord(models.Model):

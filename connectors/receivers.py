@@ -41,18 +41,20 @@ def locations_changed(sender, instance, action, **kwargs):
 
 @receiver(pre_save, sender=Listing, dispatch_uid="connectors-moved-listing")
 def moved_listing(sender, instance, **kwargs):
-    """Remember whether a saved listing was given other remote ids (post_save acts on it)."""
-    instance._moved = bool(instance.pk) and instance.remote_changed
+    """Remember whether a saved listing was given another variant or other remote ids
+    (post_save acts on it)."""
+    instance._moved = bool(instance.pk) and instance.moved
 
 
 @receiver(post_save, sender=Listing, dispatch_uid="connectors-new-listing")
 def first_push(sender, instance, created, **kwargs):
     """A new listing starts pending (its default): once committed, ask for its push. One
     given other remote ids (staff fixed them, a listing file moved them) points at an item
-    whose quantity nobody confirmed: it is sent, whatever it was confirmed at."""
+    whose quantity nobody confirmed, as does one given another variant: it is sent, whatever
+    it was confirmed at."""
     moved, instance._moved = getattr(instance, "_moved", False), False
     if moved:
         listing_state.push_asked(Listing.objects.filter(pk=instance.pk))
     if created or moved:
-        instance._loaded_remote = (instance.remote_id, instance.remote_parent_id)
+        instance.remember_identity()
         queue.request_on_commit({instance.channel_id})

@@ -150,3 +150,12 @@ class ListingForm(forms.ModelForm):
             "remote_parent_id": "Its parent's id where the platform has one (Webflow's SKU "
             "collection, Unicommerce's productId, Zettle's productUuid).",
         }
+
+    def clean_channel(self):
+        channel = self.cleaned_data.get("channel")
+        if self.instance.pk and channel is not None and channel.pk != self.instance.channel_id:
+            raise forms.ValidationError(
+                "A listing stays on its channel (the old one would keep showing what it was "
+                "last sent): list the variant on the other channel instead."
+            )
+        return channel

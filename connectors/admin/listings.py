@@ -94,6 +94,12 @@ class ListingAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("variant", "channel")
 
+    def get_readonly_fields(self, request, obj=None):
+        # A listing stays on its channel: on another, it is another listing (its old channel
+        # would keep showing what it was last sent).
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "channel") if obj is not None else fields
+
     @admin.display(description="SKU", ordering="variant__sku")
     def variant_sku(self, obj):
         return obj.variant.sku

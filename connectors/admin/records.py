@@ -129,7 +129,7 @@ class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
         rows = [
             (
                 item.get("sku") or f"listing {item.get('key')}",
-                "unlimited" if item.get("quantity") is None else item.get("quantity"),
+                _quantity(item.get("target", item.get("quantity"))),
                 _item_result(item),
                 ledger_link(item.get("ledger_entry")),
             )
@@ -138,7 +138,7 @@ class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
         ]
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         return format_html(
-            '<table class="push-items"><thead><tr><th>SKU</th><th>Quantity</th><th>Result</th>'
+            '<table class="push-items"><thead><tr><th>SKU</th><th>Sent</th><th>Result</th>'
             "<th>Reflects</th></tr></thead><tbody>{}</tbody></table>",
             body,
         )
@@ -156,13 +156,17 @@ class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return _pretty(obj.response_body)
 
 
+def _quantity(value):
+    return "unlimited" if value is None else value
+
+
 def _item_result(item):
     if "matches" in item:  # a shadow comparison
-        return f"channel shows {item.get('channel_shows')}" + (
+        return f"channel shows {_quantity(item.get('channel_shows'))}" + (
             " (matches)" if item.get("matches") else " (differs)"
         )
     if item.get("ok"):
-        return "confirmed"
+        return f"confirmed: shows {_quantity(item.get('quantity'))}"
     if "ok" not in item:
         return "not sent"
     message = item.get("message") or ""
@@ -178,6 +182,7 @@ def pushes_carrying(entry, limit=CARRIED_SHOWN):
             outcome__in=[PushRecord.Outcome.OK, PushRecord.Outcome.PARTIAL],
             ledger_entry_id__gte=entry.pk,
             listings__variant_id=entry.variant_id,
+            channel__locations=entry.location_id,  # a channel that sells where it moved
         )
         .select_related("channel")
         .order_by("pk")

@@ -386,7 +386,7 @@ class Connector:
         response = http.send(method, url, **kwargs)
         hold = self.rate_hold(response)
         if hold:
-            self.pacer.hold(hold)
+            self.pacer.hold(hold, drain=response.status_code == 429)
         return response
 
     def rate_hold(self, response):

@@ -36,47 +36,67 @@ class LocalStore:
         self.tat = {}
         self.holds = {}
 
-    def reserve(self, key, now, interval, tolerance, max_wait):
+    def reserve(self, key, interval, tolerance, max_wait):
         """Take the next slot: seconds to wait for it, or (without taking it) a longer wait."""
+        now = time.time()
         with self.lock:
-            start = max(self.tat.get(key, now), now, self.holds.get(key, 0.0))
-            wait = max(start - tolerance - now, self.holds.get(key, 0.0) - now, 0.0)
+            hold = self.holds.get(key, 0.0)
+            start = max(self.tat.get(key, now), now, hold)
+            wait = max(start - tolerance - now, hold - now, 0.0)
             if wait > max_wait:
                 return wait
             self.tat[key] = start + interval
             return wait
 
-    def hold(self, key, until):
+    def hold(self, key, seconds, drain):
+        """Nobody sends for `seconds`; then, with `drain` (the bucket's tolerance), the
+        requests go at the rate, not in a burst."""
+        until = time.time() + seconds
         with self.lock:
             self.holds[key] = max(self.holds.get(key, 0.0), until)
+            if drain:
+                self.tat[key] = max(self.tat.get(key, 0.0), until + drain)
 
 
 class RedisStore:
-    """Pacing state in Redis, one key per channel, updated atomically by a script."""
+    """Pacing state in Redis, one key per channel, updated atomically by scripts that read
+    Redis's own clock (the workers' clocks may differ; the channel counts by one)."""
 
-    # KEYS[1] the arrival time, KEYS[2] the hold; ARGV now, interval, tolerance, max wait.
-    RESERVE = """
-    local now = tonumber(ARGV[1])
-    local interval = tonumber(ARGV[2])
-    local tolerance = tonumber(ARGV[3])
+    NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
+    # KEYS[1] the arrival time, KEYS[2] the hold; ARGV interval, tolerance, max wait.
+    RESERVE = (
+        NOW
+        + """
+    local interval = tonumber(ARGV[1])
+    local tolerance = tonumber(ARGV[2])
     local hold = tonumber(redis.call('GET', KEYS[2]) or '0')
     local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
     local start = math.max(tat, now, hold)
     local wait = math.max(start - tolerance - now, hold - now, 0)
-    if wait > tonumber(ARGV[4]) then return tostring(wait) end
+    if wait > tonumber(ARGV[3]) then return tostring(wait) end
     local ttl = math.ceil((start + interval - now) * 1000) + 1000
     redis.call('SET', KEYS[1], tostring(start + interval), 'PX', ttl)
     return tostring(wait)
     """
-    HOLD = """
-    local ends = tonumber(ARGV[1])
-    local held = tonumber(redis.call('GET', KEYS[1]) or '0')
-    if ends > held then
-        local ttl = math.ceil((ends - tonumber(ARGV[2])) * 1000) + 1000
-        redis.call('SET', KEYS[1], tostring(ends), 'PX', math.max(ttl, 1000))
+    )
+    # KEYS[1] the arrival time, KEYS[2] the hold; ARGV seconds, drain.
+    HOLD = (
+        NOW
+        + """
+    local ends = now + tonumber(ARGV[1])
+    local ttl = math.ceil(tonumber(ARGV[1]) * 1000) + 1000
+    local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+    if ends > held then redis.call('SET', KEYS[2], tostring(ends), 'PX', ttl) end
+    local drain = tonumber(ARGV[2])
+    if drain > 0 then
+        local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+        if ends + drain > tat then
+            redis.call('SET', KEYS[1], tostring(ends + drain), 'PX', ttl + math.ceil(drain * 1000))
+        end
     end
     return 1
     """
+    )
 
     def __init__(self, client, prefix="inventory:pace:"):
         self.client = client
@@ -84,12 +104,14 @@ class RedisStore:
         self._reserve = client.register_script(self.RESERVE)
         self._hold = client.register_script(self.HOLD)
 
-    def reserve(self, key, now, interval, tolerance, max_wait):
-        keys = [f"{self.prefix}{key}:tat", f"{self.prefix}{key}:hold"]
-        return float(self._reserve(keys=keys, args=[now, interval, tolerance, max_wait]))
+    def _keys(self, key):
+        return [f"{self.prefix}{key}:tat", f"{self.prefix}{key}:hold"]
 
-    def hold(self, key, until):
-        self._hold(keys=[f"{self.prefix}{key}:hold"], args=[until, time.time()])
+    def reserve(self, key, interval, tolerance, max_wait):
+        return float(self._reserve(keys=self._keys(key), args=[interval, tolerance, max_wait]))
+
+    def hold(self, key, seconds, drain):
+        self._hold(keys=self._keys(key), args=[seconds, drain])
 
 
 class Pacer:
@@ -114,8 +136,7 @@ class Pacer:
         """Sleep until this request's turn; RateLimited (nothing sent) if that is too far."""
         if not self.interval:
             return
-        now = time.time()
-        wait = self._call("reserve", self.key, now, self.interval, self.tolerance, self.max_wait)
+        wait = self._call("reserve", self.key, self.interval, self.tolerance, self.max_wait)
         if wait > self.max_wait:
             raise RateLimited(
                 f"the channel's rate limit leaves no room for {wait:.0f} s",
@@ -127,10 +148,12 @@ class Pacer:
             time.sleep(wait)
             self.waited += wait
 
-    def hold(self, seconds):
-        """Nobody sends to this channel for `seconds` (a 429's wait, a quota spent)."""
+    def hold(self, seconds, *, drain=False):
+        """Nobody sends to this channel for `seconds` (a 429's wait, a quota spent). With
+        `drain` (after a 429, whose wait may mean one request's room, not a whole bucket's),
+        the requests that follow go at the rate, not in a burst."""
         if seconds > 0:
-            self._call("hold", self.key, time.time() + seconds)
+            self._call("hold", self.key, seconds, self.tolerance if drain else 0.0)
 
     def _call(self, name, *args):
         try:

@@ -15,15 +15,16 @@ from connectors.exceptions import ConnectorError
 from connectors.models import Channel, PushRecord
 from connectors.platforms import registry
 from connectors.platforms.base import PushItem
-from connectors.platforms.pacing import Pacer
+from connectors.platforms.pacing import MAX_WAIT, Pacer
 from connectors.quantities import targets_for
 
 
-def channel_connector(channel, **kwargs):
+def channel_connector(channel, *, max_wait=MAX_WAIT, **kwargs):
     """The channel's connector, keeping any token it obtains on the channel at once, its
     requests paced by one pacer that every worker shares (in Redis; in the process when
-    Redis is unreachable). Raises ConfigError when the stored settings fail the platform's
-    check, LookupError for a platform no longer registered."""
+    Redis is unreachable); a request waits its turn at most `max_wait` seconds, else the
+    connector raises RateLimited before sending. Raises ConfigError when the stored settings
+    fail the platform's check, LookupError for a platform no longer registered."""
 
     def keep(auth_state):
         Channel.objects.filter(pk=channel.pk).update(auth_state=auth_state)
@@ -39,12 +40,12 @@ def channel_connector(channel, **kwargs):
         auth_state=load() or channel.auth_state,  # the freshest: other workers renew tokens too
         on_auth_change=keep,
         load_auth_state=load,
-        pacer=_pacer(channel),
+        pacer=_pacer(channel, max_wait),
         **kwargs,
     )
 
 
-def _pacer(channel):
+def _pacer(channel, max_wait):
     if not settings.SYNC["PACING"]:
         return lambda rate: Pacer(None)
     try:
@@ -52,7 +53,7 @@ def _pacer(channel):
     except Exception:  # Redis unreachable: each process paces alone
         store = None
     key = f"{channel.pk}:{channel.created_at.timestamp():.0f}"  # not a reused id's leftovers
-    return functools.partial(Pacer, key=key, store=store)
+    return functools.partial(Pacer, key=key, store=store, max_wait=max_wait)
 
 
 def push_items(listings, targets, *, expect=False):
@@ -112,11 +113,13 @@ def store_exchanges(channel, exchanges, items=None, attempts=None):
 
 
 def _named(outcome, items):
-    """An item's outcome as stored: with its SKU and the ledger entry its quantity reflects."""
+    """An item's outcome as stored: with its SKU, the quantity it was sent (its target; None:
+    unlimited) and the ledger entry that reflects; `quantity` is what the channel shows."""
     item = items.get(outcome.get("key"))
     if item is None:
         return outcome
-    return {"key": item.key, "sku": item.sku, "ledger_entry": item.ledger_entry, **outcome}
+    named = {"key": item.key, "sku": item.sku, "target": item.quantity}
+    return {**named, "ledger_entry": item.ledger_entry, **outcome}
 
 
 def _ledger_entry(exchange, items):

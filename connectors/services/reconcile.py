@@ -13,12 +13,15 @@ from inventory.models import Source, StockLevel
 from inventory.services import StockLine, stock_apply
 
 CHUNK = 500
+# A reconcile reads a whole channel in a job of its own: it waits out the channel's rate
+# limit rather than give up (a minute is Webflow's window).
+PATIENCE = 120
 
 
 def channel_reconcile(channel):
     """Read every listing's level from the channel; open a Drift for each that differs from
     its target (closing drifts that are gone). Returns the open drifts found."""
-    connector = channel_connector(channel)
+    connector = channel_connector(channel, max_wait=PATIENCE)
     if not connector.capabilities.reads_levels:
         raise ConfigError(f"{channel.name}: {channel.platform_label} cannot read levels")
     listings = list(channel.listings.select_related("variant").order_by("pk"))

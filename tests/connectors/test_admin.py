@@ -1,9 +1,14 @@
 """Channels, listings and push records in the admin, as an inventory manager uses them."""
 
+from importlib import import_module
+
 import pytest
+from django.apps import apps
 from django.urls import reverse
+from django.utils import timezone
 
 from config.roles import MANAGER, VIEWER, sync_roles
+from connectors.admin.forms import ListingForm
 from connectors.models import Channel, Drift, Listing, PushRecord
 from connectors.services.push import sync_channel_run
 from inventory.models import StockTransaction
@@ -230,7 +235,7 @@ def test_a_listing_page_asks_for_the_variant_by_sku_and_shows_its_sync_in_words(
     html = page.content.decode()
     assert "TEE-RED on HL shop" in html  # the title names SKU and channel
     form = page.context["adminform"].form
-    assert set(form.fields) == {"channel", "variant", "remote_parent_id", "remote_id"}
+    assert set(form.fields) == {"variant", "remote_parent_id", "remote_id"}  # channel: shown
     assert "admin-autocomplete" in str(form["variant"])  # found by typing a SKU
     assert "Pending since" in html
     assert "attempt 2 of 6" in html
@@ -247,3 +252,47 @@ def test_a_drift_and_a_ledger_line_are_titled_with_names(manager, channel, make)
     entry = StockTransaction.objects.latest("pk")
     page = manager.get(reverse("admin:inventory_stocktransaction_change", args=[entry.pk]))
     assert f"#{entry.pk} count 3 MUG at WH1" in page.content.decode()
+
+
+def test_a_listing_given_another_variant_is_sent_that_variants_quantity(manager, channel, make):
+    first, second = make.variant("TEE-S"), make.variant("TEE-L")
+    listing = Listing.objects.create(channel=channel, variant=first, remote_id="p1")
+    Listing.objects.filter(pk=listing.pk).update(
+        pending_since=None, confirmed_at=timezone.now(), confirmed_quantity=0, status="ok"
+    )
+    url = reverse("admin:connectors_listing_change", args=[listing.pk])
+    data = {"variant": second.pk, "remote_parent_id": "", "remote_id": "p1"}
+    assert manager.post(url, data).status_code == 302
+    listing.refresh_from_db()
+    assert (listing.variant, listing.status, listing.confirmed_at) == (second, "pending", None)
+    assert listing.pending_since is not None
+
+
+def test_a_listing_cannot_move_to_another_channel(channel, make):
+    other = Channel.objects.create(name="Other", platform="highlevel", base_url=channel.base_url)
+    listing = Listing.objects.create(channel=channel, variant=make.variant("CAP"), remote_id="c")
+    form = ListingForm(
+        {"channel": other.pk, "variant": listing.variant_id, "remote_id": "c"}, instance=listing
+    )
+    assert "stays on its channel" in str(form.errors["channel"])
+
+
+def test_a_stored_untracked_quantity_below_one_becomes_one():
+    migration = import_module("connectors.migrations.0005_untracked_quantity_at_least_one")
+    low = Channel.objects.create(
+        name="EP",
+        platform="elasticpath",
+        base_url="https://x.invalid",
+        settings={"untracked_quantity": "0", "location_slug": "a"},
+    )
+    odd = Channel.objects.create(
+        name="UC",
+        platform="unicommerce",
+        base_url="https://x.invalid",
+        settings={"untracked_quantity": "lots"},
+    )
+    migration.at_least_one(apps, None)
+    low.refresh_from_db()
+    odd.refresh_from_db()
+    assert low.settings == {"untracked_quantity": 1, "location_slug": "a"}
+    assert odd.settings == {"untracked_quantity": "lots"}  # its check says what is wrong

@@ -121,6 +121,16 @@ def test_a_pacer_lets_nearly_a_full_bucket_go_then_spaces_the_rest():
     assert pacer.waited >= 0.25  # then about a tenth of a second each, a little under the rate
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["in process", "through Redis"])
+def test_after_a_429_requests_go_at_the_rate_not_in_a_burst(shared):
+    store = RedisStore(queue.redis()) if shared else LocalStore()
+    pacer = Pacer((10, 1), key=f"test-{time.time_ns()}", store=store)
+    pacer.hold(0.2, drain=True)  # a 429's Retry-After: room for one request, then the rate
+    for _ in range(3):
+        pacer.wait()
+    assert pacer.waited >= 0.2 + 2 * 0.1 - 0.02
+
+
 def test_a_hold_longer_than_a_request_may_wait_refuses_before_sending():
     pacer = Pacer((10, 1), store=LocalStore(), max_wait=5)
     pacer.hold(30)
