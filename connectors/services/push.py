@@ -155,11 +155,14 @@ def _process(channel, connector, worker_id, listings, report):
     kept = {"at": time.monotonic()}
 
     def still_ours(keys):
-        """Before each write request: its listings are claimed by this run still (a claim
-        that expired may be another run's now: that run sends them, not this one)."""
-        if time.monotonic() - kept["at"] > conf("CLAIM_TTL") / 4:
-            listing_state.keep_claims(worker_id)  # and the rest of the claim with them
-            kept["at"] = time.monotonic()
+        """Before each write request: the listings this run still claims (a claim that
+        expired may be another run's now: that run sends them, not this one). No claim of
+        this run can expire within CLAIM_TTL of its last renewal: until half of that has
+        passed, nothing is asked of the database."""
+        if time.monotonic() - kept["at"] < conf("CLAIM_TTL") / 2:
+            return set(keys)
+        kept["at"] = time.monotonic()
+        listing_state.keep_claims(worker_id)
         return listing_state.keep_claims(worker_id, keys)
 
     for index, group in enumerate(groups):
