@@ -75,15 +75,16 @@ class TestTallyCompareAndSet(ConnectorContract):
         assert sandbox.state()["levels"]["t1"]["quantity"] == 0  # only the sales, never ours
 
 
-@pytest.mark.django_db
-def test_the_engine_sends_what_the_channel_last_confirmed_as_the_expected_number(make):
+@pytest.fixture
+def cas_shop(make):
+    """TEE at 10 in WH1, listed as t1 on a compare-and-set Tally channel: (sandbox, channel,
+    listing, warehouse)."""
+    hooks = TallyCompareAndSetHooks()
     with start_sandbox("tally") as running:
-        hooks = TallyCompareAndSetHooks()
         sandbox = Client(running)
         wh = make.location("WH1")
         tee = make.variant("TEE")
         make.stock(tee, wh, 10)
-        sandbox.seed(items=[{"id": "t1", "quantity": 0}])
         channel = Channel.objects.create(
             name="Tally",
             platform="tally",
@@ -93,47 +94,42 @@ def test_the_engine_sends_what_the_channel_last_confirmed_as_the_expected_number
         )
         channel.locations.set([wh])
         listing = Listing.objects.create(channel=channel, variant=tee, remote_id="t1")
-        assert sync_channel_run(channel.pk, "run-1").pushed == 1
-        listing.refresh_from_db()
-        assert listing.confirmed_quantity == 10
-
-        sandbox.seed(items=[{"id": "t1", "quantity": 9}])  # sold on Tally, not taken in yet
-        line = StockLine(action="increment", quantity=5, variant_id=tee.pk, location_id=wh.pk)
-        stock_apply(lines=[line], source=Source.ADMIN)
-        assert sync_channel_run(channel.pk, "run-2").pushed == 1
-
-        bodies = [r["body"]["levels"][0] for r in sandbox.log() if r["method"] == "POST"]
-        assert [(b["quantity"], b["expected"]) for b in bodies] == [(10, 0), (15, 10), (15, 9)]
-        assert hooks.remote_quantity(sandbox, hooks.make_items(1)[0]) == 15
+        yield sandbox, channel, listing, wh
 
 
 @pytest.mark.django_db
-def test_a_channel_that_keeps_moving_is_tried_again_after_a_backoff_not_at_once(make):
-    with start_sandbox("tally") as running:
-        hooks = TallyCompareAndSetHooks()
-        sandbox = Client(running)
-        wh = make.location("WH1")
-        tee = make.variant("TEE")
-        make.stock(tee, wh, 10)
-        sandbox.seed(items=[{"id": "t1", "quantity": 50}], settings={"moving": True})
-        channel = Channel.objects.create(
-            name="Tally",
-            platform="tally",
-            base_url=sandbox.url,
-            credentials=hooks.credentials(),
-            settings=hooks.settings(),
-        )
-        channel.locations.set([wh])
-        listing = Listing.objects.create(channel=channel, variant=tee, remote_id="t1")
+def test_the_engine_sends_what_the_channel_last_confirmed_as_the_expected_number(cas_shop):
+    sandbox, channel, listing, wh = cas_shop
+    sandbox.seed(items=[{"id": "t1", "quantity": 0}])
+    assert sync_channel_run(channel.pk, "run-1").pushed == 1
+    listing.refresh_from_db()
+    assert listing.confirmed_quantity == 10
 
-        report = sync_channel_run(channel.pk, "run-1")
+    sandbox.seed(items=[{"id": "t1", "quantity": 9}])  # sold on Tally, not taken in yet
+    line = StockLine(
+        action="increment", quantity=5, variant_id=listing.variant_id, location_id=wh.pk
+    )
+    stock_apply(lines=[line], source=Source.ADMIN)
+    assert sync_channel_run(channel.pk, "run-2").pushed == 1
 
-        listing.refresh_from_db()
-        assert report.pushed == 0
-        assert (listing.attempts, listing.claimed_by) == (1, "")
-        assert listing.next_attempt_at is not None  # not claimable again at once
-        assert "expected" in listing.last_error
-        writes = [r for r in sandbox.log() if r["method"] == "POST"]
-        assert len(writes) == 3  # three rounds, then it waits its turn
-        assert sync_channel_run(channel.pk, "run-2").pushed == 0
-        assert len([r for r in sandbox.log() if r["method"] == "POST"]) == 3
+    bodies = [r["body"]["levels"][0] for r in sandbox.log() if r["method"] == "POST"]
+    assert [(b["quantity"], b["expected"]) for b in bodies] == [(10, 0), (15, 10), (15, 9)]
+    assert sandbox.state()["levels"]["t1"]["quantity"] == 15
+
+
+@pytest.mark.django_db
+def test_a_channel_that_keeps_moving_is_tried_again_after_a_backoff_not_at_once(cas_shop):
+    sandbox, channel, listing, _ = cas_shop
+    sandbox.seed(items=[{"id": "t1", "quantity": 50}], settings={"moving": True})
+
+    report = sync_channel_run(channel.pk, "run-1")
+
+    listing.refresh_from_db()
+    assert report.pushed == 0
+    assert (listing.attempts, listing.claimed_by) == (1, "")
+    assert listing.next_attempt_at is not None  # not claimable again at once
+    assert "expected" in listing.last_error
+    writes = [r for r in sandbox.log() if r["method"] == "POST"]
+    assert len(writes) == 3  # three rounds, then it waits its turn
+    assert sync_channel_run(channel.pk, "run-2").pushed == 0
+    assert len([r for r in sandbox.log() if r["method"] == "POST"]) == 3
