@@ -169,18 +169,8 @@ def push_asked(listings):
 # --------------------------------------------------------------------------- a run's claims
 
 
-def due(now=None):
-    """Listings whose next try may be now (no backoff running)."""
-    now = now or timezone.now()
-    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-
-
 def claimable(channel):
-    return (
-        Listing.objects.filter(channel=channel, pending_since__isnull=False, claimed_by="")
-        .filter(due())
-        .exists()
-    )
+    return Listing.objects.filter(channel=channel, claimed_by="").pending().due().exists()
 
 
 def claim(channel, worker_id, limit):
@@ -190,9 +180,10 @@ def claim(channel, worker_id, limit):
     expired = now - timedelta(seconds=conf("CLAIM_TTL"))
     with transaction.atomic():
         candidates = (
-            Listing.objects.filter(channel=channel, pending_since__isnull=False)
+            Listing.objects.filter(channel=channel)
+            .pending()
+            .due(now)
             .filter(Q(claimed_by="") | Q(claimed_at__lt=expired))
-            .filter(due(now))
             .order_by("pending_since", "pk")
         )
         if connection.features.has_select_for_update_skip_locked:
@@ -342,7 +333,8 @@ def next_try_in(channel):
     """Seconds until the channel's soonest pending listing may be tried again (None: none
     is waiting)."""
     nxt = (
-        Listing.objects.filter(channel=channel, pending_since__isnull=False)
+        Listing.objects.filter(channel=channel)
+        .pending()
         .exclude(next_attempt_at=None)
         .order_by("next_attempt_at")
         .values_list("next_attempt_at", flat=True)

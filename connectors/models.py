@@ -66,6 +66,19 @@ class Channel(models.Model):
         return "open" if self.circuit_open_until > now else "half-open (next push probes)"
 
 
+class ListingQuerySet(models.QuerySet):
+    def pending(self):
+        """Listings a push is wanted for."""
+        return self.filter(pending_since__isnull=False)
+
+    def due(self, now=None):
+        """Listings that may be tried now (no backoff running)."""
+        now = now or timezone.now()
+        return self.filter(
+            models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
+        )
+
+
 class Listing(models.Model):
     """A variant on a channel: that platform's ids for it, and what the channel last confirmed.
 
@@ -100,6 +113,8 @@ class Listing(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ListingQuerySet.as_manager()
 
     class Meta:
         ordering = ["channel", "variant"]
@@ -228,9 +243,10 @@ class Drift(models.Model):
     def __str__(self):
         return (
             f"{self.listing.variant.sku} on {self.listing.channel.name}: channel shows "
-            f"{_shown(self.channel_quantity)}, should show {_shown(self.target)}"
+            f"{shown_quantity(self.channel_quantity)}, should show {shown_quantity(self.target)}"
         )
 
 
-def _shown(quantity):
-    return "unlimited" if quantity is None else quantity
+def shown_quantity(quantity):
+    """A quantity as staff read it: None is a platform's unlimited."""
+    return "unlimited" if quantity is None else str(quantity)

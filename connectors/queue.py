@@ -193,7 +193,7 @@ def sweep_pending():
     push is not queued or running (its flag missing, or naming a job that is gone)."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.SYNC["SWEEP_AFTER"])
-    due = Listing.objects.filter(pending_since__lt=stale).exclude(next_attempt_at__gt=now)
+    due = Listing.objects.filter(pending_since__lt=stale).due(now)
     channel_ids = set(
         due.exclude(channel__mode=Channel.Mode.PAUSED)
         .values_list("channel_id", flat=True)

@@ -18,10 +18,15 @@ def fields_by_name(attr):
 
 
 def _used_by(uses):
+    """Which platforms use a field, and as what; platforms that declare it alike share one
+    description (the untracked quantity is one Setting for three of them)."""
+    alike = {}
+    for label, f in uses:
+        alike.setdefault(f, []).append(label)
     return "; ".join(
-        f"{label}: {f.label}{'' if f.required else ' (optional)'}"
+        f"{', '.join(labels)}: {f.label}{'' if f.required else ' (optional)'}"
         + (f" ({f.help.rstrip('.')})" if f.help else "")
-        for label, f in uses
+        for f, labels in alike.items()
     )
 
 
@@ -36,7 +41,10 @@ def _setting_field(name, uses):
     options = {"label": _label(name, uses), "required": False, "help_text": _used_by(uses)}
     if kind == "int":
         minimums = [f.minimum for _, f in uses if f.minimum is not None]
-        return forms.IntegerField(min_value=min(minimums) if minimums else None, **options)
+        maximum = max(f.maximum for _, f in uses)
+        return forms.IntegerField(
+            min_value=min(minimums) if minimums else None, max_value=maximum, **options
+        )
     if kind == "bool":
         choices = [("", "Not set (the default)"), ("true", "Yes"), ("false", "No")]
         return forms.TypedChoiceField(choices=choices, empty_value="", **options)

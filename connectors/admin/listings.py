@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from connectors.admin.forms import ListingForm
-from connectors.models import Drift, Listing
+from connectors.models import Drift, Listing, shown_quantity
 from connectors.quantities import targets_for
 from connectors.resources import ListingResource
 from connectors.services.reconcile import drift_accept, drift_ignore, drift_push_ours
@@ -24,10 +24,6 @@ def when(moment, now=None):
     local = timezone.localtime(moment)
     today = timezone.localtime(now or timezone.now()).date()
     return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
-
-
-def shown(quantity):
-    return "unlimited" if quantity is None else str(quantity)
 
 
 def sync_words(listing, now=None):
@@ -58,7 +54,7 @@ def sync_words(listing, now=None):
 def confirmed_words(listing, now=None):
     """What the channel last confirmed showing, and when."""
     if listing.confirmed_at is not None:
-        return f"{shown(listing.confirmed_quantity)} at {when(listing.confirmed_at, now)}"
+        return f"{shown_quantity(listing.confirmed_quantity)} at {when(listing.confirmed_at, now)}"
     if listing.status != Listing.Status.PENDING or listing.confirmed_quantity is not None:
         return "unknown since the last write (failed or unanswered)"
     return "not yet"

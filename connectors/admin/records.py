@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from connectors.models import Listing, PushRecord
+from connectors.models import Listing, PushRecord, shown_quantity
 from inventory.admin.ledger import StockTransactionAdmin
 from inventory.admin.readonly import ReadOnlyMixin
 from inventory.models import StockTransaction
@@ -129,7 +129,7 @@ class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
         rows = [
             (
                 item.get("sku") or f"listing {item.get('key')}",
-                _quantity(item.get("target", item.get("quantity"))),
+                shown_quantity(item.get("target", item.get("quantity"))),
                 _item_result(item),
                 ledger_link(item.get("ledger_entry")),
             )
@@ -156,17 +156,13 @@ class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return _pretty(obj.response_body)
 
 
-def _quantity(value):
-    return "unlimited" if value is None else value
-
-
 def _item_result(item):
     if "matches" in item:  # a shadow comparison
-        return f"channel shows {_quantity(item.get('channel_shows'))}" + (
+        return f"channel shows {shown_quantity(item.get('channel_shows'))}" + (
             " (matches)" if item.get("matches") else " (differs)"
         )
     if item.get("ok"):
-        return f"confirmed: shows {_quantity(item.get('quantity'))}"
+        return f"confirmed: shows {shown_quantity(item.get('quantity'))}"
     if "ok" not in item:
         return "not sent"
     message = item.get("message") or ""

@@ -129,6 +129,7 @@ class Setting:
     help: str = ""
     kind: str = "str"  # str | bool | int | choice
     minimum: int | None = None  # int: the least value
+    maximum: int = 2**31 - 1  # int: the most (a number a platform's 32-bit field can take)
     choices: tuple = ()  # choice: the values allowed
 
     def problem(self, value):
@@ -141,6 +142,8 @@ class Setting:
                 return f"'{self.label}' must be a whole number"
             if self.minimum is not None and int(text) < self.minimum:
                 return f"'{self.label}' must be at least {self.minimum}"
+            if int(text) > self.maximum:
+                return f"'{self.label}' must be at most {self.maximum:,}"
         elif self.kind == "bool":
             if str(value).strip().lower() not in BOOL_WORDS:
                 return f"'{self.label}' must be true or false"

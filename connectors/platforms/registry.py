@@ -77,10 +77,6 @@ def register(platform):
     return platform
 
 
-def unregister(name):
-    _platforms.pop(name, None)
-
-
 def _find():
     global _found
     if _found:

@@ -110,7 +110,7 @@ def _read(connector, items, decided):
             level = found.get(item.key)
             if level is None:
                 outcome = ItemOutcome(item.key, False, None, connector.unknown_item)
-            elif level.shown == (None if item.quantity is None else max(item.quantity, 0)):
+            elif level.shown == connector.shown(item, connector.wire_target(item)):
                 outcome = ItemOutcome(item.key, True, level.shown)
             else:
                 continue

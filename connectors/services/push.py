@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from connectors import listing_state
@@ -121,8 +120,9 @@ def burst_hold(channel_id, rate):
         return 0
     now = timezone.now()
     oldest = (
-        Listing.objects.filter(channel_id=channel_id, pending_since__isnull=False)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        Listing.objects.filter(channel_id=channel_id)
+        .pending()
+        .due(now)
         .exclude(channel__mode=Channel.Mode.PAUSED)
         .order_by("pending_since")
         .values_list("pending_since", flat=True)
@@ -281,7 +281,8 @@ def _refused_settings(channel, exc):
 def _record_paused(channel):
     """A paused channel sends nothing but keeps a record of what it would have sent."""
     listings = list(
-        Listing.objects.filter(channel=channel, pending_since__isnull=False)
+        Listing.objects.filter(channel=channel)
+        .pending()
         .select_related("variant")
         .order_by("pk")[: conf("CLAIM_CHUNK")]
     )

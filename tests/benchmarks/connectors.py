@@ -21,25 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[2]
 BASE_PORT = 18100
-
-
-class Control:
-    """A sandbox's control API, as the test hooks seed it."""
-
-    def __init__(self, url):
-        self.url = url
-        self.session = requests.Session()
-
-    def seed(self, **body):
-        response = self.session.post(f"{self.url}/_sandbox/seed", json=body, timeout=120)
-        response.raise_for_status()
-
-    def state(self):
-        return self.session.get(f"{self.url}/_sandbox/state", timeout=60).json()
 
 
 def main():
@@ -74,6 +57,7 @@ def bench(name, index, n):
     from connectors.platforms import registry, strategy
     from connectors.platforms.base import PushItem
     from connectors.platforms.pacing import Pacer
+    from tests.connectors.sandbox_client import Client
 
     platform = registry.get(name)
     hooks, demo = platform.hooks(), platform.demo_module()
@@ -86,8 +70,8 @@ def bench(name, index, n):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_sandbox(url)
-        control = Control(url)
-        control.session.post(f"{url}/_sandbox/failures", json={"rate_limits": False}, timeout=30)
+        control = Client(url=url, platform=name, timeout=120)
+        control.fail(rate_limits=False)
         items = hooks.make_items(n)
         for start in range(0, n, 2000):
             hooks.seed(control, items[start : start + 2000], 0)
@@ -99,14 +83,13 @@ def bench(name, index, n):
             settings=demo.SETTINGS,
             pacer=lambda rate: Pacer(None),  # the sandbox's own limits are off too
         )
-        health = f"{url}/_sandbox/health"
-        before = control.session.get(health, timeout=10).json()["requests_total"]
+        before = control.requests_total()
         started = time.perf_counter()
         for batch in connector.batches(items):
             outcomes = strategy.push(connector, batch)
             assert all(o.ok for o in outcomes), [o for o in outcomes if not o.ok][:3]
         elapsed = time.perf_counter() - started
-        total = control.session.get(health, timeout=10).json()["requests_total"] - before
+        total = control.requests_total() - before
     finally:
         server.terminate()
         server.wait(timeout=10)

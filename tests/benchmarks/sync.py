@@ -133,34 +133,9 @@ def bench_platforms():
     return [p for p in demo_platforms() if p.testing]
 
 
-class Control:
-    """A sandbox's control API, as the test hooks seed and read it."""
-
-    def __init__(self, url):
-        import requests
-
-        self.url = url
-        self.session = requests.Session()
-
-    def seed(self, **body):
-        response = self.session.post(f"{self.url}/_sandbox/seed", json=body, timeout=120)
-        response.raise_for_status()
-
-    def state(self):
-        return self.session.get(f"{self.url}/_sandbox/state", timeout=60).json()
-
-    def fail(self, **switches):
-        self.session.post(f"{self.url}/_sandbox/failures", json=switches, timeout=10)
-
-    def requests_total(self):
-        return self.session.get(f"{self.url}/_sandbox/health", timeout=10).json()["requests_total"]
-
-    def refusals(self, since=0):
-        """How many requests after `since` the sandbox answered 429."""
-        log = self.session.get(
-            f"{self.url}/_sandbox/requests", params={"since": since}, timeout=60
-        ).json()["requests"]
-        return sum(r["status"] == 429 for r in log)
+def refusals(client, since):
+    """How many requests after `since` the sandbox answered 429."""
+    return sum(r["status"] == 429 for r in client.log(since=since))
 
 
 def start_sandboxes(platforms):
@@ -200,6 +175,7 @@ def build_catalog(platforms, n_variants, *, limited):
     from connectors.queue import request_sync
     from inventory.models import Location, Product, Source, Variant
     from inventory.services import StockLine, stock_apply
+    from tests.connectors.sandbox_client import Client
 
     wh = Location.objects.create(code="WH1", name="Warehouse")
     product = Product.objects.create(name="Bench tee")
@@ -216,7 +192,7 @@ def build_catalog(platforms, n_variants, *, limited):
     for i, platform in enumerate(platforms):
         demo, hooks = platform.demo_module(), platform.hooks()
         sandbox_limits, channel_limits = hooks.documented_limits() if limited else ({}, {})
-        control = Control(f"http://127.0.0.1:{PORT + i}")
+        control = Client(url=f"http://127.0.0.1:{PORT + i}", platform=platform.name, timeout=120)
         control.fail(rate_limits=limited)
         if sandbox_limits:
             control.seed(settings=sandbox_limits)
@@ -463,13 +439,13 @@ def limited_run(channels, args):
         c = row["channel"]
         requests, per = capabilities(c).rate_limit
         sent = c.control.requests_total() - since[c.pk]
-        refusals = c.control.refusals(since=since[c.pk])
-        refused += refusals
+        refused_here = refusals(c.control, since[c.pk])
+        refused += refused_here
         took = done.get(c.pk)
         print(
             f"  {c.name:<12} {f'{requests}/{per:g} s':>12} {row['least']:>7,} {sent:>6,} "
             f"{row['floor']:>7.1f}s "
-            f"{'never' if took is None else f'{took:.1f}s':>8} {refusals:>5}"
+            f"{'never' if took is None else f'{took:.1f}s':>8} {refused_here:>5}"
         )
     total = max(done.values()) if len(done) == len(rows) else None
     verdict = (

@@ -7,16 +7,20 @@ from connectors.platforms import registry
 
 
 class Client:
-    """A running sandbox plus shortcuts to its control API."""
+    """A running sandbox (in this process, or another's at `url`) plus shortcuts to its
+    control API."""
 
-    def __init__(self, running):
+    def __init__(self, running=None, *, url=None, platform=None, timeout=5):
         self.running = running
-        self.url = running.url
-        self.platform = running.platform
+        self.url = url or running.url
+        self.platform = platform or running.platform
         self.hooks = registry.get(self.platform).hooks()
+        self.timeout = timeout
 
     def control(self, method: str, path: str, body=None) -> dict:
-        response = requests.request(method, f"{self.url}/_sandbox/{path}", json=body, timeout=5)
+        response = requests.request(
+            method, f"{self.url}/_sandbox/{path}", json=body, timeout=self.timeout
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -30,8 +34,14 @@ class Client:
         return self.control("POST", "failures", switches)
 
     def log(self, **params) -> list[dict]:
-        response = requests.get(f"{self.url}/_sandbox/requests", params=params, timeout=5)
+        response = requests.get(
+            f"{self.url}/_sandbox/requests", params=params, timeout=self.timeout
+        )
         return response.json()["requests"]
+
+    def requests_total(self) -> int:
+        """Every request it answered so far (its control API aside)."""
+        return self.control("GET", "health")["requests_total"]
 
     def login(self) -> dict:
         """Headers of an authenticated API call on this platform."""

@@ -296,3 +296,22 @@ def test_a_stored_untracked_quantity_below_one_becomes_one():
     odd.refresh_from_db()
     assert low.settings == {"untracked_quantity": 1, "location_slug": "a"}
     assert odd.settings == {"untracked_quantity": "lots"}  # its check says what is wrong
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("setting_batch_max", "99999999999999999999"),
+        ("setting_facility_code", "WH\x00"),
+        ("setting_facility_code", "x" * 1_000_000),
+        ("credential_password", "p\x00w"),
+    ],
+    ids=["past 32 bits", "NUL in a setting", "a megabyte", "NUL in a credential"],
+)
+def test_odd_channel_settings_are_refused_on_their_field(manager, field, value):
+    data = channel_form(platform="unicommerce", credential_username="u", credential_password="p")
+    data[field] = value
+    response = manager.post(reverse("admin:connectors_channel_add"), data)
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert not Channel.objects.exists()

@@ -71,6 +71,7 @@ def test_a_setting_is_checked_by_its_kind():
     assert count.problem("three") == "'Lines' must be a whole number"
     assert count.problem(True) == "'Lines' must be a whole number"
     assert count.problem("0") == "'Lines' must be at least 1"
+    assert count.problem(str(10**20)) == "'Lines' must be at most 2,147,483,647"
     assert [flag.problem(v) for v in (True, "false", "yes", "0")] == [""] * 4
     assert flag.problem("maybe") == "'Dev store' must be true or false"
     assert mode.problem("get") == ""
