@@ -34,6 +34,7 @@ from connectors.exceptions import (
     TransientError,
 )
 from connectors.platforms import http
+from connectors.platforms.inbound import Unreadable, Verdict
 from connectors.platforms.pacing import Pacer
 
 ABSOLUTE, DELTA, COMPARE_AND_SET = "absolute", "delta", "compare_and_set"
@@ -54,6 +55,10 @@ class Capabilities:
     # An absolute write that needs what the channel holds (Elastic Path's multi-location
     # `set` adds what the location has allocated): read first, like a delta.
     read_before_write: bool = False
+    # The platform itself holds its open orders' units out of what it shows until they ship
+    # (Elastic Path allocates at payment): what we send it adds back the units our ledger
+    # allocated to its own open orders, or they would be held twice.
+    holds_own_orders: bool = False
 
     def __post_init__(self):
         if self.writes not in WRITE_MODES:
@@ -452,6 +457,54 @@ class Connector:
     def channel_error(self, response, what):
         self.exchanges[-1].outcome = "channel"
         raise ChannelError(f"{self.platform}: {what} ({response.status_code}: {_short(response)})")
+
+    # ------------------------------------------------------------------ sales coming back
+    #
+    # What a platform tells us (connectors.platforms.inbound). The web process calls the two
+    # class methods on every delivery, before anything is stored: they must never raise
+    # anything but Unreadable, whatever the bytes. The worker reads the stored delivery with
+    # `read_webhook`, polls with `poll_orders`, and staff register our URL with
+    # `register_webhooks`.
+
+    webhooks = False  # the platform delivers webhooks (verify_webhook, read_webhook)
+    polls_orders = False  # poll_orders lists orders (the safety net; Unicommerce's only way)
+    registers_webhooks = False  # register_webhooks can subscribe our URL through the API
+    # What the webhook endpoint answers when it could not store a delivery: a status the
+    # platform retries (HighLevel retries only a 429; most retry any non-2xx).
+    store_failed_status = 503
+    # The credential holding the webhook signing secret (a write-only credential, like the
+    # others); the platform's credential_fields list it where it has one.
+    webhook_secret_field = "webhook_secret"
+
+    @classmethod
+    def verify_webhook(cls, headers, body, secret, now):
+        """Verdict on one delivery: `headers` a mapping with lower-case names, `body` the raw
+        bytes, `secret` the channel's signing secret ("" when none is set), `now` epoch
+        seconds. Constant-time comparisons; a timestamp outside the platform's tolerance is
+        invalid."""
+        return Verdict(False, f"{cls.platform} delivers no webhooks")
+
+    @classmethod
+    def webhook_envelope(cls, headers, body):
+        """(delivery id, topic) of a verified delivery, cheaply; "" where the platform sends
+        none. Raises Unreadable for a body that is not the platform's envelope."""
+        raise Unreadable(f"{cls.platform} delivers no webhooks")
+
+    def read_webhook(self, headers, body):
+        """The stored delivery as an inbound.Event (orders and stock changes); raises
+        Unreadable, with the reason, for one that cannot be read."""
+        raise Unreadable(f"{self.platform} delivers no webhooks")
+
+    def poll_orders(self, cursor, since=None):
+        """One page of orders changed since `cursor` (a dict this method returned before; {}
+        the first time) or since `since` (a datetime: catching up after an outage), as an
+        inbound.OrderPage whose cursor the next poll starts from."""
+        raise NotImplementedError(f"{self.platform} cannot list orders")
+
+    def register_webhooks(self, url):
+        """Subscribe `url` to the order and stock events; an inbound.Registration. Raises
+        ChannelError with the platform's words when it refuses."""
+        raise NotImplementedError(f"{self.platform} has no API to register webhooks")
 
 
 def parse_retry_after(value, now=None):

@@ -17,6 +17,21 @@ Control API (JSON, no auth, never failed, rate limited or logged):
     POST   /_sandbox/reset           default credentials, settings and failures; empty catalog
     POST   /_sandbox/expire-tokens   {"expired": N}: every token issued or seeded so far
     GET|POST|DELETE /_sandbox/failures   read, merge, or restore the switches (faults.py)
+
+Selling (each platform changes its own stock the way it does on a sale, serves its order
+listing API and delivers its webhooks, signed its way, to the URLs registered with it):
+    POST   /_sandbox/orders          {"lines": [{"remote_id", "remote_parent_id"?, "quantity"}],
+                                     "paid"?: true, "id"?} -> {"id", "order"} (409 when the
+                                     platform would refuse the sale: not enough stock)
+    POST   /_sandbox/orders/<id>     {"action": "pay"|"fulfil"|"cancel"|"refund",
+                                     "restock"?: false} -> {"id", "order"}
+    POST   /_sandbox/stock           {"remote_id", "remote_parent_id"?, "quantity"}: staff
+                                     edit a level in the platform's back-office (its event)
+    GET|POST /_sandbox/webhooks      subscriptions made without the platform's API (HighLevel's
+                                     app settings): {"url", "events"?} -> the subscription
+    GET|DELETE /_sandbox/deliveries  the webhooks sent (status, attempt, fault); clear the log
+    POST   /_sandbox/deliveries/flush  send everything held or waiting now
+    GET|POST|DELETE /_sandbox/webhook-failures  delivery faults (webhooks.py)
 """
 
 import contextlib
@@ -31,6 +46,7 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.platforms.sandbox.faults import Failures, RequestLog
 from connectors.platforms.sandbox.limits import TokenStore
+from connectors.platforms.sandbox.webhooks import Outbox
 
 CONTROL_RULES = [
     Rule("/_sandbox/health", endpoint="control_health", methods=["GET"]),
@@ -40,7 +56,19 @@ CONTROL_RULES = [
     Rule("/_sandbox/reset", endpoint="control_reset", methods=["POST"]),
     Rule("/_sandbox/expire-tokens", endpoint="control_expire_tokens", methods=["POST"]),
     Rule("/_sandbox/failures", endpoint="control_failures", methods=["GET", "POST", "DELETE"]),
+    Rule("/_sandbox/orders", endpoint="control_orders", methods=["POST"]),
+    Rule("/_sandbox/orders/<order_id>", endpoint="control_order", methods=["POST"]),
+    Rule("/_sandbox/stock", endpoint="control_stock", methods=["POST"]),
+    Rule("/_sandbox/webhooks", endpoint="control_webhooks", methods=["GET", "POST"]),
+    Rule("/_sandbox/deliveries", endpoint="control_deliveries", methods=["GET", "DELETE"]),
+    Rule("/_sandbox/deliveries/flush", endpoint="control_flush", methods=["POST"]),
+    Rule(
+        "/_sandbox/webhook-failures",
+        endpoint="control_webhook_failures",
+        methods=["GET", "POST", "DELETE"],
+    ),
 ]
+ACTIONS = ("pay", "fulfil", "cancel", "refund")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -54,6 +82,11 @@ class Abort(Exception):
 
 class SeedError(ValueError):
     """A control request the sandbox cannot apply; answered with a 400."""
+
+
+class Refused(SeedError):
+    """A sale or status change the platform itself would refuse (not enough stock, an order
+    already shipped); answered with a 409."""
 
 
 def json_response(body, status: int = 200, headers=None) -> Response:
@@ -108,12 +141,17 @@ class Sandbox:
     rules: tuple[Rule, ...] = ()
     auth_endpoints: frozenset[str] = frozenset()
     default_settings: dict = {}
+    # How the platform retries a webhook delivery (webhooks.Outbox): attempts after the
+    # first, and on what ("any" failure, "429" only, "none").
+    webhook_retries = 3
+    webhook_retry_on = "any"
 
     def __init__(self):
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self.log = RequestLog()
         self.failures = Failures()
+        self.outbox = Outbox(retries=self.webhook_retries, retry_on=self.webhook_retry_on)
         # Rules bind to one Map, so every instance routes with its own copies.
         self.url_map = Map([rule.empty() for rule in (*CONTROL_RULES, *self.rules)])
         self.reset()
@@ -125,6 +163,7 @@ class Sandbox:
             self.limiters: dict = {}
             self.failures.reset()
             self.log.clear()
+            self.outbox.reset()
             self.reset_state()
 
     # ------------------------------------------------------------------ WSGI
@@ -136,7 +175,7 @@ class Sandbox:
             response = self._unrouted(request, exc)
         else:
             if endpoint.startswith("control_"):
-                response = self._control(request, endpoint)
+                response = self._control(request, endpoint, args)
             else:
                 response = self._serve(request, endpoint, args)
         return response(environ, start_response)
@@ -198,7 +237,7 @@ class Sandbox:
         raise ConnectionAbortedError("sandbox dropped the connection on purpose")
 
     # ----------------------------------------------------------- control API
-    def _control(self, request: Request, endpoint: str) -> Response:
+    def _control(self, request: Request, endpoint: str, args: dict) -> Response:
         body = {}
         if request.method in ("POST", "PUT") and request.get_data(cache=True):
             try:
@@ -209,7 +248,9 @@ class Sandbox:
                 return json_response({"error": "body must be a JSON object"}, 400)
         try:
             with self.lock:
-                return json_response(getattr(self, endpoint)(request, body))
+                return json_response(getattr(self, endpoint)(request, body, **args))
+        except Refused as exc:
+            return json_response({"error": str(exc)}, 409)
         except SeedError as exc:
             return json_response({"error": str(exc)}, 400)
 
@@ -253,6 +294,73 @@ class Sandbox:
             except ValueError as exc:
                 raise SeedError(str(exc)) from None
         return self.failures.to_json()
+
+    def control_orders(self, request, body):
+        lines = body.get("lines")
+        if not isinstance(lines, list) or not lines:
+            raise SeedError('an order needs "lines": [{"remote_id", "quantity"}, ...]')
+        for line in lines:
+            if not isinstance(line, dict) or not line.get("remote_id"):
+                raise SeedError("each line needs a remote_id")
+            q = line.get("quantity", 1)
+            if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+                raise SeedError(f"a line's quantity must be a whole number >= 1, not {q!r}")
+        return self.sell(body)
+
+    def control_order(self, request, body, order_id):
+        action = body.get("action")
+        if action not in ACTIONS:
+            raise SeedError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
+        return self.order_action(order_id, action, bool(body.get("restock")))
+
+    def control_stock(self, request, body):
+        q = body.get("quantity")
+        if not body.get("remote_id") or isinstance(q, bool) or not isinstance(q, int) or q < 0:
+            raise SeedError('a stock edit needs "remote_id" and a "quantity" >= 0')
+        return self.edit_stock(body)
+
+    def control_webhooks(self, request, body):
+        if request.method == "POST":
+            if not isinstance(body.get("url"), str) or not body["url"].startswith("http"):
+                raise SeedError('a subscription needs "url": "http(s)://..."')
+            return self.subscribe(body)
+        return {"subscriptions": self.subscriptions()}
+
+    def control_deliveries(self, request, body):
+        if request.method == "DELETE":
+            self.outbox.clear_log()
+        return self.outbox.to_json()
+
+    def control_flush(self, request, body):
+        return {"flushed": self.outbox.flush()}
+
+    def control_webhook_failures(self, request, body):
+        if request.method == "DELETE":
+            self.outbox.reset_switches()
+        elif request.method == "POST":
+            try:
+                self.outbox.update(body)
+            except ValueError as exc:
+                raise SeedError(str(exc)) from None
+        return dict(self.outbox.switches)
+
+    # ------------------------------------------------------- selling hooks
+    def sell(self, body: dict) -> dict:
+        """A customer buys the lines (paid unless "paid": false): change the platform's own
+        stock as it does, store the order, send its webhooks; {"id", "order"}."""
+        raise SeedError(f"the {self.platform} sandbox takes no orders")
+
+    def order_action(self, order_id: str, action: str, restock: bool) -> dict:
+        raise SeedError(f"the {self.platform} sandbox takes no orders")
+
+    def edit_stock(self, body: dict) -> dict:
+        raise SeedError(f"the {self.platform} sandbox has no back-office stock edits")
+
+    def subscribe(self, body: dict) -> dict:
+        raise SeedError(f"register {self.platform} webhooks through its API")
+
+    def subscriptions(self) -> list:
+        return []
 
     # ------------------------------------------------------- platform hooks
     def handle(self, request: Request, endpoint: str, args: dict) -> Response:

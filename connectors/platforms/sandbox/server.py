@@ -42,6 +42,7 @@ class RunningSandbox:
     def stop(self) -> None:
         # Wakes handlers sleeping on latency or timeout switches, so they finish now.
         self.app.stopping.set()
+        self.app.outbox.stop()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
