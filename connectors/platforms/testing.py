@@ -51,6 +51,13 @@ class Hooks:
     def prepare_probe(self, sandbox):
         """Seed what the probe reads, in a fresh sandbox (most need nothing)."""
 
+    def webhook_setup(self, sandbox, url):
+        """Subscribe `url` to the sandbox's webhooks where the platform has no API for it
+        (HighLevel's app settings) and return the credentials the channel then needs (its
+        signing key); None where the connector's register_webhooks does it through the API,
+        or where the platform sends no webhooks."""
+        return None
+
     def documented_limits(self):
         """(sandbox settings, channel settings) that put the sandbox at the rate limit the
         platform documents and tell the channel so (the benchmarks' limited run)."""
