@@ -3,11 +3,13 @@
 
 from rq import cron
 
-from connectors.tasks import reconcile_all, sweep_pending
+from connectors.tasks import reconcile_all, sweep_inbound, sweep_pending
 from inventory.imports.jobs import job_purge
 
 # Channels: re-queue pushes pending too long (a Redis outage, a killed worker)...
 cron.register(sweep_pending, queue_name="sync", interval=30, result_ttl=300)
+# Sales: deliveries left waiting are queued again, and channels are polled for orders when due.
+cron.register(sweep_inbound, queue_name="sync", interval=30, result_ttl=300)
 # ...and compare every channel with what it should show, once a day.
 cron.register(reconcile_all, queue_name="sync", cron="15 3 * * *", result_ttl=86400)
 # Uploaded files older than IMPORT_KEEP_DAYS are dropped (their results stay).

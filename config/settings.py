@@ -117,6 +117,20 @@ SYNC = {
     "PACING": env_bool("SYNC_PACING", default=True),
 }
 
+# Sales coming back (connectors/services/inbound.py); seconds unless said otherwise.
+INBOUND = {
+    # Each channel whose platform lists orders is polled this often (the safety net for a
+    # webhook that never arrived; Unicommerce's only way).
+    "POLL_INTERVAL": float(os.environ.get("INBOUND_POLL_INTERVAL", 300)),
+    "POLL_PAGES": 20,  # pages one poll takes at most; the next poll goes on from its cursor
+    # A delivery not processed this long after it arrived is queued again by the sweeper.
+    "SWEEP_AFTER": float(os.environ.get("INBOUND_SWEEP_AFTER", 30)),
+    "MAX_ATTEMPTS": 10,  # a delivery failing this often stays failed, for staff to look at
+    "MAX_BODY": 1_048_576,  # bytes; a larger delivery is refused with 413 (Webflow: 256 KB)
+    # No event for this long from a channel that sends webhooks: the dashboard says so.
+    "QUIET_AFTER": float(os.environ.get("INBOUND_QUIET_AFTER", 86400)),
+}
+
 # ---------------------------------------------------------------------------- spreadsheet imports
 # An uploaded file of up to this many rows is checked and imported in the request (a 10,000-row
 # stock file takes about a second); a larger one by an rqworker of the "imports" queue.

@@ -1,11 +1,18 @@
 """Sales channels: an account on a platform, the variants it lists, and every exchange with it."""
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from connectors.platforms import registry
-from inventory.models import Location, Variant
+from connectors.platforms import inbound, registry
+from inventory.models import Location, Movement, Variant
+
+
+def new_webhook_token():
+    """The secret part of a channel's webhook URL: 256 random bits, unguessable."""
+    return secrets.token_urlsafe(32)
 
 
 class Channel(models.Model):
@@ -40,8 +47,44 @@ class Channel(models.Model):
     zero_out_threshold = models.PositiveIntegerField(
         default=0, help_text="At or below this, show 0 (so the last units are not oversold)."
     )
+
+    class RemoteChanges(models.TextChoices):
+        PUSH_OURS = "push", "We are the master: push our quantity again"
+        ACCEPT = "count", "Accept the channel's quantity as a count"
+
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
     paused_reason = models.CharField(max_length=255, blank=True)
+    # Sales coming back.
+    allocation_order = models.CharField(
+        "allocate orders at",
+        max_length=255,
+        blank=True,
+        help_text="Location codes, comma-separated, in the order an order's units are allocated "
+        "at (the first with enough available). Blank: its locations by code.",
+    )
+    return_location = models.ForeignKey(
+        Location,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Where goods refunded with a restock are counted back in. Blank: where the "
+        "line was allocated.",
+    )
+    remote_changes = models.CharField(
+        "stock changed on the channel",
+        max_length=8,
+        choices=RemoteChanges.choices,
+        default=RemoteChanges.PUSH_OURS,
+        help_text="What to do when staff change a level in the channel's own back-office.",
+    )
+    webhook_token = models.CharField(
+        max_length=64, unique=True, default=new_webhook_token, editable=False
+    )
+    poll_cursor = models.JSONField(default=dict, blank=True, editable=False)
+    last_poll_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_poll_error = models.TextField(blank=True, editable=False)
+    last_event_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -59,6 +102,14 @@ class Channel(models.Model):
     @property
     def platform_label(self):
         return registry.label(self.platform)
+
+    @property
+    def webhook_path(self):
+        return f"/hooks/{self.webhook_token}/"
+
+    def allocation_codes(self):
+        """The location codes the allocation order names, as written (upper or lower case)."""
+        return [c.strip() for c in self.allocation_order.split(",") if c.strip()]
 
     def circuit_state(self, now):
         if self.circuit_open_until is None:
@@ -250,3 +301,141 @@ class Drift(models.Model):
 def shown_quantity(quantity):
     """A quantity as staff read it: None is a platform's unlimited."""
     return "unlimited" if quantity is None else str(quantity)
+
+
+class ChannelOrder(models.Model):
+    """An order a channel took, as it stands now (no customer data: only what stock needs).
+    Its lines' stock follows its stage through the stock service (connectors.services.orders)."""
+
+    class Stage(models.TextChoices):
+        PENDING = inbound.PENDING, "Placed, not paid"
+        OPEN = inbound.OPEN, "Paid, not shipped"
+        FULFILLED = inbound.FULFILLED, "Shipped"
+        CANCELLED = inbound.CANCELLED, "Cancelled"
+        RETURNED = inbound.RETURNED, "Returned"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
+    remote_id = models.CharField("order id", max_length=128)
+    status = models.CharField(max_length=64, help_text="The channel's own words for it.")
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    remote_updated_at = models.DateTimeField("updated on the channel", null=True, blank=True)
+    attention = models.TextField(
+        blank=True, help_text="Why nothing of it was applied (a line matching no listing)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        verbose_name = "order"
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "remote_id"], name="order_one_per_id")
+        ]
+        indexes = [models.Index(fields=["channel", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.channel.name} order {self.remote_id}"
+
+
+class OrderLine(models.Model):
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for payment"
+        ALLOCATED = "allocated", "Allocated"
+        FULFILLED = "fulfilled", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
+        RETURNED = "returned", "Returned"
+        SHORT = "short", "Short: no stock to allocate (oversold)"
+
+    order = models.ForeignKey(ChannelOrder, on_delete=models.CASCADE, related_name="lines")
+    line_id = models.CharField(max_length=128)
+    listing = models.ForeignKey(
+        Listing, null=True, blank=True, on_delete=models.SET_NULL, related_name="order_lines"
+    )
+    variant = models.ForeignKey(
+        Variant, null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines"
+    )
+    sku = models.CharField("SKU", max_length=64, blank=True, help_text="As the channel sent it.")
+    remote_id = models.CharField(max_length=128, blank=True)
+    remote_parent_id = models.CharField(max_length=128, blank=True)
+    quantity = models.PositiveIntegerField()
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "line_id"], name="order_line_one_per_id")
+        ]
+        indexes = [
+            # What open orders hold, per variant (targets, the variant page, the dashboard).
+            models.Index(
+                fields=["variant", "state"],
+                condition=models.Q(state__in=["allocated", "short"]),
+                name="order_line_open",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.sku or self.remote_id} ({self.get_state_display()})"
+
+
+class InboundRecord(models.Model):
+    """One delivery from a channel (a webhook) as it arrived: stored before it is answered,
+    processed by a worker; like push records, kept whatever happened."""
+
+    class Signature(models.TextChoices):
+        VALID = "valid", "Valid"
+        INVALID = "invalid", "Invalid"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received, waiting"
+        PROCESSED = "processed", "Processed"
+        DUPLICATE = "duplicate", "Duplicate (ignored)"
+        IGNORED = "ignored", "Nothing to do"
+        ATTENTION = "attention", "Needs attention"
+        REJECTED = "rejected", "Rejected: bad signature"
+        UNREADABLE = "unreadable", "Unreadable"
+        FAILED = "failed", "Failed (will retry)"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="inbound")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    event_id = models.CharField("delivery id", max_length=200, blank=True)
+    topic = models.CharField(max_length=64, blank=True)
+    headers = models.JSONField(default=dict, blank=True, help_text="Secrets removed.")
+    body = models.TextField(blank=True)
+    signature = models.CharField(max_length=8, choices=Signature.choices)
+    verdict = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    outcome = models.TextField(blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    orders = models.ManyToManyField(ChannelOrder, related_name="inbound", blank=True)
+    movements = models.ManyToManyField(Movement, related_name="+", blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        verbose_name = "inbound record"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "event_id"],
+                condition=models.Q(duplicate_of__isnull=True) & ~models.Q(event_id=""),
+                name="inbound_one_per_delivery",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["channel", "received_at"],
+                condition=models.Q(status__in=["received", "failed"]),
+                name="inbound_waiting",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.channel.name} {self.topic or 'event'} #{self.pk}"

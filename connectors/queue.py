@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from rq.job import Job, JobStatus
 
-from connectors.models import Channel, Listing
+from connectors.models import Channel, InboundRecord, Listing
 from connectors.platforms.pacing import RedisStore
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,10 @@ QUEUE = "sync"
 SYNC_TASK = "connectors.tasks.sync_channel"
 REFRESH_TASK = "connectors.tasks.refresh_channel"
 RECONCILE_TASK = "connectors.tasks.reconcile_channel"
+INBOUND_TASK = "connectors.tasks.process_inbound"
+POLL_TASK = "connectors.tasks.poll_channel"
+INBOUND_FLAG = "inventory:inbound-queued:{}"
+POLL_FLAG = "inventory:poll-queued:{}"
 FLAG = "inventory:sync-queued:{}"
 FLAG_TTL = 600  # a flag outliving its job (Redis restarted, job lost) stops no push for longer
 # Committed stock changes per channel and second, counted as they ask for a push: how a job
@@ -229,3 +233,86 @@ def queue_depth():
         }
     except Exception:
         return None
+
+
+# --------------------------------------------------------------------------- sales coming back
+
+
+def request_inbound(channel_id):
+    """Queue the processing of the channel's waiting deliveries unless it is queued already;
+    never raises (the deliveries are stored: the sweeper queues them later)."""
+    return _request_once(INBOUND_FLAG, INBOUND_TASK, channel_id, "inbound")
+
+
+def inbound_on_commit(channel_id):
+    transaction.on_commit(lambda: request_inbound(channel_id), robust=True)
+
+
+def request_poll(channel_id, since=None):
+    """Queue a poll of the channel's orders unless one is queued already."""
+    return _request_once(POLL_FLAG, POLL_TASK, channel_id, "poll", since)
+
+
+def _request_once(flag, task, channel_id, name, *args):
+    try:
+        connection = redis()
+        job_id = f"{name}-{channel_id}-{uuid.uuid4().hex[:12]}"
+        if not connection.set(flag.format(channel_id), job_id, nx=True, ex=FLAG_TTL):
+            return False
+        django_rq.get_queue(QUEUE).enqueue(
+            task, channel_id, *args, job_id=job_id, result_ttl=600, failure_ttl=86400
+        )
+    except Exception as exc:
+        log.warning("could not queue %s of channel %s: %s", name, channel_id, exc)
+        return False
+    return True
+
+
+def take_inbound_flag(channel_id):
+    _take(INBOUND_FLAG, channel_id)
+
+
+def take_poll_flag(channel_id):
+    _take(POLL_FLAG, channel_id)
+
+
+def _take(flag, channel_id):
+    try:
+        redis().delete(flag.format(channel_id))
+    except Exception as exc:
+        log.warning("could not clear %s: %s", flag.format(channel_id), exc)
+
+
+def sweep_inbound(polling):
+    """Queue the processing of deliveries waiting longer than INBOUND SWEEP_AFTER, and a poll
+    of each channel in `polling` (ids of channels whose platform lists orders) not polled
+    within POLL_INTERVAL; returns (channels whose deliveries were queued, channels polled)."""
+    now = timezone.now()
+    conf = settings.INBOUND
+    stale = now - timedelta(seconds=conf["SWEEP_AFTER"])
+    waiting = InboundRecord.objects.filter(
+        status__in=[InboundRecord.Status.RECEIVED, InboundRecord.Status.FAILED],
+        received_at__lt=stale,
+        attempts__lt=conf["MAX_ATTEMPTS"],
+    )
+    connection = redis()
+    queued = []
+    for channel_id in sorted(set(waiting.values_list("channel_id", flat=True).distinct())):
+        job_id = connection.get(INBOUND_FLAG.format(channel_id))
+        if job_id and _alive(connection, job_id.decode()):
+            continue
+        connection.delete(INBOUND_FLAG.format(channel_id))
+        if request_inbound(channel_id):
+            queued.append(channel_id)
+    due = now - timedelta(seconds=conf["POLL_INTERVAL"])
+    polled = []
+    for channel in Channel.objects.filter(pk__in=polling).exclude(mode=Channel.Mode.PAUSED):
+        if channel.last_poll_at is not None and channel.last_poll_at > due:
+            continue
+        job_id = connection.get(POLL_FLAG.format(channel.pk))
+        if job_id and _alive(connection, job_id.decode()):
+            continue
+        connection.delete(POLL_FLAG.format(channel.pk))
+        if request_poll(channel.pk):
+            polled.append(channel.pk)
+    return queued, polled

@@ -5,6 +5,7 @@ imports them.
 
 import logging
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -13,7 +14,9 @@ from rq import get_current_job
 from connectors import queue
 from connectors.exceptions import ConnectorError
 from connectors.models import Channel
+from connectors.platforms import registry
 from connectors.services.actions import channel_refresh
+from connectors.services.inbound import channel_poll, inbound_process_waiting
 from connectors.services.push import burst_hold, sync_channel_run
 from connectors.services.reconcile import channel_reconcile
 
@@ -74,3 +77,44 @@ def reconcile_all():
 def sweep_pending():
     """The scheduler's sweeper: queue the pushes a Redis outage or a dead worker left."""
     return queue.sweep_pending()
+
+
+def process_inbound(channel_id):
+    """Apply the channel's waiting deliveries (webhooks stored by the web process)."""
+    queue.take_inbound_flag(channel_id)
+    channel = Channel.objects.prefetch_related("locations").filter(pk=channel_id).first()
+    if channel is None:
+        return None
+    report = inbound_process_waiting(channel)
+    if report.records >= 500:  # more were waiting than one job takes
+        queue.request_inbound(channel_id)
+    return report.__dict__
+
+
+def poll_channel(channel_id, since=None):
+    """Take in the channel's orders changed since its cursor (or `since`, an ISO date)."""
+    queue.take_poll_flag(channel_id)
+    channel = Channel.objects.prefetch_related("locations").filter(pk=channel_id).first()
+    if channel is None:
+        return None
+    when = datetime.fromisoformat(since) if since else None
+    return channel_poll(channel, since=when).__dict__
+
+
+def sweep_inbound():
+    """The scheduler's sweeper of sales: deliveries left waiting (Redis was down, a worker
+    died) are queued again, and each channel whose platform lists orders is polled when due."""
+    polling = [
+        channel.pk
+        for channel in Channel.objects.exclude(mode=Channel.Mode.PAUSED)
+        if _polls(channel.platform)
+    ]
+    queued, polled = queue.sweep_inbound(polling)
+    return {"queued": queued, "polled": polled}
+
+
+def _polls(platform):
+    try:
+        return registry.connector_class(platform).polls_orders
+    except LookupError:  # no longer registered
+        return False

@@ -19,16 +19,21 @@ ConnectorError raised part-way carries the outcomes decided before it (`exc.outc
 write that did land is confirmed, not retried as unknown.
 """
 
+from dataclasses import replace
+
 from connectors.exceptions import ConnectorError
 from connectors.platforms.base import COMPARE_AND_SET, ItemOutcome, Write
 
 ROUNDS = 3  # reads-then-writes per item while the channel keeps moving under us
 
 
-def push(connector, items, *, still_ours=None):
+def push(connector, items, *, still_ours=None, moved=None):
     """Bring each item to its quantity on the channel; one ItemOutcome per item.
     `still_ours(keys)`, before each write request: the keys the caller may still write (the
-    engine's claims); the others are left out, not applied."""
+    engine's claims); the others are left out, not applied. `moved(items)`, once, when the
+    first read finds items whose level is not what the channel last confirmed (a sale we
+    may not have heard of yet): the caller takes in what the channel told it and returns
+    {key: new quantity} for the items whose target changed meanwhile."""
     decided = {}
     todo = []
     for item in items:
@@ -41,7 +46,9 @@ def push(connector, items, *, still_ours=None):
         for round_ in range(1, ROUNDS + 1):
             if not todo:
                 break
-            stale = _round(connector, todo, decided, first=round_ == 1, still_ours=still_ours)
+            stale = _round(
+                connector, todo, decided, first=round_ == 1, still_ours=still_ours, moved=moved
+            )
             todo = stale
         for item in todo:  # still moving after every round: not applied, try again later
             decided[item.key] = ItemOutcome(
@@ -62,11 +69,13 @@ def _needs_read(connector, items, first):
     return []
 
 
-def _round(connector, items, decided, *, first, still_ours):
+def _round(connector, items, decided, *, first, still_ours, moved=None):
     """Read what needs reading, write what differs; return the items the channel answered
     stale (their outcome so far is in `decided`, replaced by the next round's)."""
     to_read = _needs_read(connector, items, first)
     levels = _read(connector, to_read, decided) if to_read else {}
+    if first and moved is not None and levels:
+        items = _after_moves(connector, items, levels, decided, moved)
     writes = []
     for item in items:
         if item.key in decided and not decided[item.key].stale:
@@ -93,6 +102,33 @@ def _round(connector, items, decided, *, first, still_ours):
             if outcome.stale:
                 stale.append(next(w.item for w in chunk if w.key == outcome.key))
     return stale
+
+
+def _after_moves(connector, items, levels, decided, moved):
+    """The items with the targets the caller has after taking in what moved the channel;
+    those now showing their target are decided."""
+    shifted = [
+        item
+        for item in items
+        if item.key in levels
+        and item.key not in decided
+        and item.expected is not None
+        and levels[item.key].shown != item.expected
+    ]
+    if not shifted:
+        return items
+    targets = moved(shifted)
+    if not targets:
+        return items
+    fresh = []
+    for item in items:
+        if item.key in targets:
+            item = replace(item, quantity=targets[item.key])
+            level = levels[item.key]
+            if level.shown == connector.shown(item, connector.wire_target(item)):
+                decided[item.key] = ItemOutcome(item.key, True, level.shown)
+        fresh.append(item)
+    return fresh
 
 
 def _read(connector, items, decided):

@@ -37,6 +37,7 @@ from connectors.services.channel_io import (
     push_items,
     store_exchanges,
 )
+from connectors.services.inbound import channel_take_in
 
 FRESH = 2.0  # seconds of sending a group's targets may serve before they are read again
 
@@ -74,6 +75,9 @@ def sync_channel_run(channel_id, worker_id, budget=None):
     except (ConfigError, LookupError) as exc:  # stored settings the platform's check refuses
         report.stopped = _refused_settings(channel, exc)
         return report
+    # What the channel told us comes first: a sale it reported and we have not applied would
+    # be put back by a push of our older number (an absolute write overwrites it).
+    channel_take_in(channel)
     probing = channel.circuit_open_until is not None
     budget = budget or conf("RUN_BUDGET")
     deadline = time.monotonic() + budget
@@ -151,7 +155,11 @@ def _process(channel, connector, worker_id, listings, report):
         items = push_items(listings, targets)
         return _shadow(channel, connector, items, {item.key: item for item in items}, worker_id)
     cas = connector.capabilities.writes == COMPARE_AND_SET
+    # Items read first carry what the channel last confirmed, so a level found moved since
+    # is noticed (moved(), below).
+    expect = cas or connector.capabilities.reads_first
     groups = _groups(connector, listings)
+    by_pk = {listing.pk: listing for listing in listings}
     kept = {"at": time.monotonic()}
 
     def still_ours(keys):
@@ -165,19 +173,28 @@ def _process(channel, connector, worker_id, listings, report):
         listing_state.keep_claims(worker_id)
         return listing_state.keep_claims(worker_id, keys)
 
+    def moved(items):
+        """The channel's level moved since it last confirmed it: perhaps a sale we have not
+        heard of. Take in its deliveries and orders first, then send the targets as they are
+        now: a delta from a level that already counts the sale must not undo it."""
+        channel_take_in(channel, poll=True)
+        variants = [by_pk[item.key].variant for item in items]
+        fresh = targets_for(channel, variants)
+        return {item.key: fresh[by_pk[item.key].variant_id].quantity for item in items}
+
     for index, group in enumerate(groups):
         targets = targets_for(channel, [listing.variant for listing in group])
         todo = _not_in_step(group, targets, worker_id, report)
         if not todo:
             continue
-        items = push_items(todo, targets, expect=cas)
+        items = push_items(todo, targets, expect=expect)
         by_key = {item.key: item for item in items}
         attempts = {listing.pk: listing.attempts for listing in todo}
         batches = connector.batches(items)
         for number, batch in enumerate(batches):
             stored = len(connector.exchanges)
             try:
-                outcomes = strategy.push(connector, batch, still_ours=still_ours)
+                outcomes = strategy.push(connector, batch, still_ours=still_ours, moved=moved)
             except ConnectorError as exc:
                 store_exchanges(channel, connector.exchanges[stored:], by_key, attempts)
                 _apply(exc.outcomes, worker_id, report)
