@@ -10,8 +10,8 @@ variants by tests/benchmarks/admin_pages.py)."""
 from django.contrib import admin
 from django.utils import timezone
 
-from connectors.models import Channel, Listing
-from connectors.selectors import channels_with_health
+from connectors.models import Channel, ChannelOrder, Listing
+from connectors.selectors import channels_with_health, quiet_channels, sales_counts
 from inventory import selectors
 from inventory.models import Movement, StockLevel, Variant
 
@@ -57,6 +57,8 @@ def dashboard_context(request, site):
         channels = channels_with_health(listings=False)
         context["channels"] = [(c, c.circuit_state(now)) for c in channels]
         context["may_view_listings"] = may_view(Listing)
+    if may_view(ChannelOrder):
+        context["sales"] = {**sales_counts(), "quiet": quiet_channels()}
     if may_view(Movement):
         context["movements"] = selectors.latest_movements(limit=MOVEMENT_ROWS)
     return context

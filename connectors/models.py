@@ -323,6 +323,9 @@ class ChannelOrder(models.Model):
     attention = models.TextField(
         blank=True, help_text="Why nothing of it was applied (a line matching no listing)."
     )
+    seen = models.JSONField(
+        default=dict, blank=True, help_text="The order as the channel last showed it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

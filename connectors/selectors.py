@@ -1,9 +1,14 @@
 """Reads that several places need: the channel admin and the admin's front page."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from connectors.models import Channel, Listing
+from connectors.models import Channel, ChannelOrder, InboundRecord, Listing, OrderLine
+from connectors.platforms import registry
 
 
 def _listing_count(condition=None):
@@ -28,3 +33,42 @@ def channels_with_health(queryset=None, *, listings=True):
     if listings:
         counts["n_listings"] = _listing_count()
     return queryset.annotate(**counts)
+
+
+def inbound_counts(channel=None):
+    """Deliveries waiting and failed (or needing attention), for one channel or all."""
+    records = InboundRecord.objects.all()
+    if channel is not None:
+        records = records.filter(channel=channel)
+    S = InboundRecord.Status
+    return records.aggregate(
+        waiting=Count("pk", filter=Q(status=S.RECEIVED)),
+        failed=Count("pk", filter=Q(status__in=[S.FAILED, S.ATTENTION])),
+    )
+
+
+def sales_counts():
+    """The dashboard's counts: short lines, held orders, deliveries waiting and failed."""
+    return {
+        "short": OrderLine.objects.filter(state=OrderLine.State.SHORT).count(),
+        "attention": ChannelOrder.objects.exclude(attention="").count(),
+        **inbound_counts(),
+    }
+
+
+def quiet_channels(now=None):
+    """Live channels whose platform sends webhooks and that sent none for QUIET_AFTER (or
+    never, once they are that old): their events may have stopped arriving."""
+    now = now or timezone.now()
+    quiet_since = now - timedelta(seconds=settings.INBOUND["QUIET_AFTER"])
+    candidates = Channel.objects.exclude(mode=Channel.Mode.PAUSED).filter(
+        Q(last_event_at__lt=quiet_since) | Q(last_event_at__isnull=True, created_at__lt=quiet_since)
+    )
+    return [c for c in candidates.order_by("name") if _sends_webhooks(c.platform)]
+
+
+def _sends_webhooks(platform):
+    try:
+        return registry.connector_class(platform).webhooks
+    except LookupError:
+        return False

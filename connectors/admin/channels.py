@@ -1,5 +1,7 @@
 """Channels in the admin: their health, their form, and the actions staff take on them."""
 
+import json
+
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
@@ -8,10 +10,11 @@ from django.utils.safestring import mark_safe
 
 from connectors import queue
 from connectors.admin.forms import ChannelForm, fields_by_name
-from connectors.exceptions import ConnectorError
+from connectors.admin.listings import when
+from connectors.exceptions import ConfigError, ConnectorError
 from connectors.models import Channel
 from connectors.platforms import registry
-from connectors.selectors import channels_with_health
+from connectors.selectors import channels_with_health, inbound_counts
 from connectors.services.actions import (
     channel_pause,
     channel_push_now,
@@ -19,6 +22,7 @@ from connectors.services.actions import (
     channel_retry_failed,
 )
 from connectors.services.channel_io import channel_test_connection
+from connectors.services.inbound import channel_register_webhooks
 
 RULES = {"buffer", "percentage", "cap", "zero_out_threshold"}
 
@@ -46,8 +50,19 @@ class ChannelAdmin(admin.ModelAdmin):
         "last_error",
         "paused_reason",
         "circuit",
+        "webhook_url",
+        "sales_health",
     )
-    actions = ["push_now", "retry_failed", "pause", "resume", "reconcile", "test_connection"]
+    actions = [
+        "push_now",
+        "retry_failed",
+        "pause",
+        "resume",
+        "reconcile",
+        "test_connection",
+        "pull_orders",
+        "register_webhooks",
+    ]
 
     def get_queryset(self, request):
         return channels_with_health(super().get_queryset(request))
@@ -167,6 +182,8 @@ class ChannelAdmin(admin.ModelAdmin):
         return obj is None or self.has_change_permission(request, obj)
 
     def get_fieldsets(self, request, obj=None):
+        if obj is not None:  # the page's own instance: its webhook URL is on this site
+            obj._site_root = request.build_absolute_uri("/")
         credentials = ()
         settings = ["settings_shown"]
         if self._editable(request, obj):
@@ -185,7 +202,90 @@ class ChannelAdmin(admin.ModelAdmin):
                 {"fields": ("locations", "buffer", "percentage", "cap", "zero_out_threshold")},
             ),
             (
+                "Sales coming back",
+                {
+                    "fields": (
+                        "allocation_order",
+                        "return_location",
+                        "remote_changes",
+                        *(("webhook_url",) if self._editable(request, obj) else ()),
+                        "sales_health",
+                    )
+                },
+            ),
+            (
                 "Health",
                 {"fields": ("last_success_at", "last_error_at", "last_error", "paused_reason")},
             ),
         )
+
+    @admin.display(description="webhook URL")
+    def webhook_url(self, obj):
+        """Secret (whoever knows it may try to post to it): shown to those who may edit."""
+        if obj is None or obj.pk is None:
+            return "given once the channel is saved"
+        try:
+            cls = registry.connector_class(obj.platform)
+        except LookupError:
+            return "—"
+        if not cls.webhooks:
+            return f"none: {cls.platform} sends no webhooks, its orders are polled"
+        url = getattr(obj, "_site_root", "").rstrip("/") + obj.webhook_path
+        how = (
+            "Register webhooks (an action of the channel list) subscribes it"
+            if cls.registers_webhooks
+            else "set it in the platform's own settings"
+        )
+        return format_html('<code class="wrap">{}</code><br>{}', url, how)
+
+    @admin.display(description="deliveries and polls")
+    def sales_health(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        counts = inbound_counts(obj)
+        records = reverse("admin:connectors_inboundrecord_changelist")
+        rows = [
+            ("last delivery", when(obj.last_event_at) if obj.last_event_at else "never"),
+            ("waiting", counts["waiting"]),
+            ("failed or needing attention", counts["failed"]),
+            ("last poll", when(obj.last_poll_at) if obj.last_poll_at else "never"),
+            ("poll cursor", json.dumps(obj.poll_cursor)[:300] if obj.poll_cursor else "—"),
+        ]
+        if obj.last_poll_error:
+            rows.append(("last poll failed", obj.last_poll_error[:500]))
+        table = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+        link = f"{records}?channel__id__exact={obj.pk}"
+        return format_html(
+            '<table class="sales-health">{}</table><a href="{}">Its deliveries</a>', table, link
+        )
+
+    @admin.action(
+        description="Pull orders now (and apply waiting deliveries)", permissions=["change"]
+    )
+    def pull_orders(self, request, queryset):
+        for channel in queryset:
+            try:
+                polls = registry.connector_class(channel.platform).polls_orders
+            except LookupError:
+                polls = False
+            queued = queue.request_inbound(channel.pk)
+            if polls:
+                queued = queue.request_poll(channel.pk) or queued
+            words = "queued" if queued else "already queued (or the job queue is unreachable)"
+            self.message_user(request, f"{channel.name}: taking in its orders {words}")
+
+    @admin.action(description="Register webhooks with the platform", permissions=["change"])
+    def register_webhooks(self, request, queryset):
+        base = request.build_absolute_uri("/")
+        for channel in queryset:
+            try:
+                registration = channel_register_webhooks(channel, base)
+            except NotImplementedError as exc:
+                self.message_user(request, f"{channel.name}: {exc}", messages.WARNING)
+            except (ConnectorError, ConfigError) as exc:
+                self.message_user(request, f"{channel.name}: failed: {exc}", messages.ERROR)
+            else:
+                kept = "; its signing secret is kept" if registration.secret else ""
+                self.message_user(
+                    request, f"{channel.name}: subscribed to {', '.join(registration.topics)}{kept}"
+                )

@@ -75,6 +75,9 @@ class ChannelForm(forms.ModelForm):
             "percentage",
             "cap",
             "zero_out_threshold",
+            "allocation_order",
+            "return_location",
+            "remote_changes",
         )
 
     def __init__(self, *args, **kwargs):
@@ -90,6 +93,9 @@ class ChannelForm(forms.ModelForm):
                 widget=forms.PasswordInput(render_value=False),
                 help_text=f"{_used_by(uses)}. Write-only ({state}).",
             )
+        # Blank keeps the default policy (a form posted without it, as before it existed).
+        if "remote_changes" in self.fields:  # a viewer's page has it read-only
+            self.fields["remote_changes"].required = False
         self.fields["clear_credentials"] = forms.BooleanField(
             required=False, help_text="Forget the stored credentials before applying these."
         )
@@ -102,8 +108,39 @@ class ChannelForm(forms.ModelForm):
             field.initial = value
             self.fields[f"setting_{name}"] = field
 
+    def clean_remote_changes(self):
+        return self.cleaned_data.get("remote_changes") or Channel.RemoteChanges.PUSH_OURS
+
+    def clean_allocation_order(self):
+        """Codes of the channel's own locations, each once (any case); stored as typed."""
+        value = self.cleaned_data.get("allocation_order") or ""
+        codes = [c.strip() for c in value.split(",") if c.strip()]
+        seen, problems = set(), []
+        for code in codes:
+            if code.upper() in seen:
+                problems.append(f"{code} is named twice")
+            seen.add(code.upper())
+        if problems:
+            raise forms.ValidationError("; ".join(problems))
+        return ", ".join(codes)
+
+    def _check_allocation_codes(self, data):
+        locations = data.get("locations")
+        codes = [c.strip() for c in (data.get("allocation_order") or "").split(",") if c.strip()]
+        if locations is None or not codes:
+            return
+        sold = {loc.code.upper() for loc in locations}
+        foreign = [code for code in codes if code.upper() not in sold]
+        if foreign:
+            self.add_error(
+                "allocation_order",
+                f"not among the locations it sells: {', '.join(foreign)} (it sells "
+                f"{', '.join(sorted(loc.code for loc in locations)) or 'none'})",
+            )
+
     def clean(self):
         data = super().clean()
+        self._check_allocation_codes(data)
         name = data.get("platform")
         if not name:
             return data

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from connectors.admin.forms import ListingForm
-from connectors.models import Drift, Listing, shown_quantity
+from connectors.models import Drift, Listing, OrderLine, shown_quantity
 from connectors.quantities import targets_for
 from connectors.resources import ListingResource
 from connectors.services.reconcile import drift_accept, drift_ignore, drift_push_ours
@@ -17,6 +17,8 @@ from inventory.admin.catalog import VariantAdmin
 from inventory.admin.imports import SpreadsheetAdminMixin
 from inventory.exceptions import InventoryError
 from inventory.models import Variant
+
+OPEN_ORDERS_SHOWN = 50  # lines on a variant page
 
 
 def when(moment, now=None):
@@ -138,11 +140,42 @@ class VariantWithListingsAdmin(VariantAdmin):
     def get_fieldsets(self, request, obj=None):
         fieldsets = list(super().get_fieldsets(request, obj))
         if obj is not None:
-            fieldsets.append(("On each channel", {"fields": ("channel_quantities",)}))
+            fields = ("channel_quantities", "open_orders")
+            fieldsets.append(("On each channel", {"fields": fields}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
-        return (*super().get_readonly_fields(request, obj), "channel_quantities")
+        return (*super().get_readonly_fields(request, obj), "channel_quantities", "open_orders")
+
+    @admin.display(description="what open orders hold")
+    def open_orders(self, obj):
+        lines = (
+            OrderLine.objects.filter(
+                variant=obj, state__in=[OrderLine.State.ALLOCATED, OrderLine.State.SHORT]
+            )
+            .select_related("order__channel", "location")
+            .order_by("-order__placed_at", "-pk")[:OPEN_ORDERS_SHOWN]
+        )
+        rows = [
+            (
+                reverse("admin:connectors_channelorder_change", args=[line.order_id]),
+                str(line.order),
+                line.quantity,
+                line.location.code if line.location else "—",
+                line.get_state_display(),
+            )
+            for line in lines
+        ]
+        if not rows:
+            return "No open orders hold it."
+        body = format_html_join(
+            "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>', rows
+        )
+        return format_html(
+            '<table class="open-orders"><thead><tr><th>Order</th><th>Units</th>'
+            "<th>At</th><th>State</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
 
     @admin.display(description="quantity shown, and why")
     def channel_quantities(self, obj):

@@ -27,6 +27,7 @@ with the reason ("needs attention") until a listing exists and it is processed a
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
@@ -89,6 +90,7 @@ def order_apply(channel, order):
             row.status, row.stage = order.status[:64], order.stage
             row.remote_updated_at = order.updated_at or row.remote_updated_at
             row.placed_at = row.placed_at or order.placed_at
+            row.seen = _seen(order)
         applied = Applied(row)
         lines, attention = _lines(channel, row, order)
         row.attention = attention
@@ -102,6 +104,12 @@ def order_apply(channel, order):
         return applied
 
 
+def order_reapply(order):
+    """Staff: apply the order again as the channel last showed it (a listing was added for
+    a line that had none); an Applied."""
+    return order_apply(order.channel, _from_seen(order.seen))
+
+
 def order_retry_short(order):
     """Try again to allocate the order's short lines (stock came in); an Applied."""
     with transaction.atomic():
@@ -113,6 +121,40 @@ def order_retry_short(order):
 
 
 # --------------------------------------------------------------------------- storing
+
+
+def _seen(order):
+    """The order as JSON (kept to apply it again)."""
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "stage": order.stage,
+        "placed_at": order.placed_at.isoformat() if order.placed_at else None,
+        "updated_at": order.updated_at.isoformat() if order.updated_at else None,
+        "lines": [
+            {
+                "line_id": line.line_id,
+                "quantity": line.quantity,
+                "remote_id": line.remote_id,
+                "remote_parent_id": line.remote_parent_id,
+                "sku": line.sku,
+                "stage": line.stage,
+            }
+            for line in order.lines
+        ],
+    }
+
+
+def _from_seen(seen):
+    moment = datetime.fromisoformat
+    return inbound.Order(
+        order_id=seen["order_id"],
+        status=seen["status"],
+        stage=seen["stage"],
+        placed_at=moment(seen["placed_at"]) if seen.get("placed_at") else None,
+        updated_at=moment(seen["updated_at"]) if seen.get("updated_at") else None,
+        lines=tuple(inbound.OrderLine(**line) for line in seen["lines"]),
+    )
 
 
 def _locked_order(channel, order):
