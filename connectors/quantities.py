@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from django.db.models import OuterRef, Subquery, Sum
 
 from connectors.models import OrderLine
-from connectors.platforms import registry
 from inventory.models import StockLevel, StockTransaction
 
 
@@ -24,14 +23,15 @@ class Target:
         return " ".join(self.steps)
 
 
-def channel_target(channel, *, tracked, available_by_location, short=0, held=0):
+def channel_target(channel, *, tracked, available_by_location, short=0):
     """Apply the channel's rules to the variant's available stock at its locations:
     sum (negatives count as 0 in total), minus buffer, percentage (rounded down), cap,
     then zero-out at or below the threshold. `short`: units of open orders that found no
-    stock (oversold): the variant shows 0 everywhere until they are settled. `held`: units
-    our ledger allocated to this channel's own open orders where the platform holds them
-    out of what it shows too (Capabilities.holds_own_orders): added back, or they would be
-    held twice."""
+    stock (oversold): the variant shows 0 everywhere until they are settled.
+
+    What a channel is sent is what it should show as available: a platform that holds its
+    own paid orders' units (Elastic Path allocates at payment) holds them out of its
+    available, as our ledger does once the order is in, so nothing is added back."""
     if not tracked:
         return Target(None, ["untracked: shown as unlimited"])
     if short:
@@ -52,40 +52,13 @@ def channel_target(channel, *, tracked, available_by_location, short=0, held=0):
     if channel.zero_out_threshold and 0 < quantity <= channel.zero_out_threshold:
         quantity = 0
         steps.append(f"at or below {channel.zero_out_threshold}: shown as 0")
-    if held:
-        quantity += held
-        steps.append(f"+ {held} its own open orders hold = {quantity}")
     return Target(quantity, steps)
 
 
-def open_order_units(variant_ids, *, channel=None):
-    """{variant_id: (allocated, short)}: units open channel orders hold, per variant (every
-    channel's; with `channel`, its own orders' allocations only)."""
-    lines = OrderLine.objects.filter(
-        variant_id__in=variant_ids, state__in=[OrderLine.State.ALLOCATED, OrderLine.State.SHORT]
-    )
-    held = {}
-    for variant_id, state, order_channel, units in (
-        lines.values_list("variant_id", "state", "order__channel_id")
-        .annotate(units=Sum("quantity"))
-        .order_by()
-    ):
-        allocated, short = held.get(variant_id, (0, 0))
-        if state == OrderLine.State.SHORT:
-            short += units
-        elif channel is None or order_channel == channel.pk:
-            allocated += units
-        held[variant_id] = (allocated, short)
-    return held
-
-
-def holds_own_orders(channel):
-    """Whether the channel's platform holds its own open orders' units out of what it shows
-    (Connector.holds_own_orders)."""
-    try:
-        return registry.connector_class(channel.platform).holds_own_orders
-    except LookupError:  # a platform no longer registered: nothing is sent to it anyway
-        return False
+def open_order_units(variant_ids):
+    """{variant_id: units} of open channel order lines that found no stock (oversold)."""
+    lines = OrderLine.objects.filter(variant_id__in=variant_ids, state=OrderLine.State.SHORT)
+    return dict(lines.values_list("variant_id").annotate(units=Sum("quantity")).order_by())
 
 
 def targets_for(channel, variants):
@@ -109,17 +82,15 @@ def targets_for(channel, variants):
         by_variant.setdefault(variant_id, []).append((locations[location_id], available))
         if entry is not None:
             entries[variant_id] = max(entries.get(variant_id, entry), entry)
-    orders = open_order_units([v.pk for v in variants], channel=channel)
-    holds = holds_own_orders(channel)
+    orders = open_order_units([v.pk for v in variants])
     targets = {}
     for v in variants:
-        allocated, short = orders.get(v.pk, (0, 0))
+        short = orders.get(v.pk, 0)
         target = channel_target(
             channel,
             tracked=v.tracked,
             available_by_location=by_variant.get(v.pk, []),
             short=short,
-            held=allocated if holds else 0,
         )
         target.ledger_entry = entries.get(v.pk)
         targets[v.pk] = target

@@ -55,10 +55,6 @@ class Capabilities:
     # An absolute write that needs what the channel holds (Elastic Path's multi-location
     # `set` adds what the location has allocated): read first, like a delta.
     read_before_write: bool = False
-    # The platform itself holds its open orders' units out of what it shows until they ship
-    # (Elastic Path allocates at payment): what we send it adds back the units our ledger
-    # allocated to its own open orders, or they would be held twice.
-    holds_own_orders: bool = False
 
     def __post_init__(self):
         if self.writes not in WRITE_MODES:
@@ -467,10 +463,6 @@ class Connector:
     # `register_webhooks`.
 
     webhooks = False  # the platform delivers webhooks (verify_webhook, read_webhook)
-    # The platform itself holds its open orders' units out of what it shows until they ship
-    # (Elastic Path allocates at payment): what we send it adds back the units our ledger
-    # allocated to its own open orders, or they would be held twice.
-    holds_own_orders = False
     polls_orders = False  # poll_orders lists orders (the safety net; Unicommerce's only way)
     registers_webhooks = False  # register_webhooks can subscribe our URL through the API
     # What the webhook endpoint answers when it could not store a delivery: a status the

@@ -29,6 +29,10 @@ SECRET_FIELDS = {
     "apikey",
     "api_key",
     "secret",
+    "secret_key",
+    "secretkey",
+    "signingkey",
+    "webhook_secret",
 }
 MAX_BODY = 20_000
 

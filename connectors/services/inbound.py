@@ -84,7 +84,7 @@ def inbound_receive(token, headers, body):
     record = InboundRecord(
         channel=channel,
         headers=_redacted(headers, secret),
-        body=_text(body),
+        body=_text(body, secret),
         signature=InboundRecord.Signature.VALID
         if verdict.valid
         else InboundRecord.Signature.INVALID,
@@ -145,9 +145,11 @@ def _redacted(headers, secret):
     return kept
 
 
-def _text(body):
-    """The body as text a database column takes (NUL bytes escaped, bad UTF-8 replaced)."""
-    return body.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+def _text(body, secret=""):
+    """The body as text a database column takes (NUL bytes escaped, bad UTF-8 replaced),
+    without the signing secret where a platform echoes it (Elastic Path's configuration)."""
+    text = body.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+    return text.replace(secret, REDACTED) if len(secret) >= 8 else text
 
 
 # --------------------------------------------------------------------------- process

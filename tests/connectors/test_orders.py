@@ -166,16 +166,6 @@ def test_long_ids_make_a_key_that_fits(shop):
     assert key != step_key(web, "o" * 128, "l" * 127 + "x", "allocate")
 
 
-def test_an_order_the_platform_holds_itself_is_added_back_for_that_channel_only(shop, monkeypatch):
-    web, mug, wh1, wh2, _ = shop
-    other = Channel.objects.create(name="Market", platform="tally", base_url="http://127.0.0.1:9")
-    other.locations.set([wh1, wh2])
-    order_apply(web, order(inbound.OPEN, quantity=2))
-    monkeypatch.setattr("tests.platforms.tally.connector.TallyConnector.holds_own_orders", True)
-    assert targets_for(web, [mug])[mug.pk].quantity == 6  # 4 available + its own 2 held
-    assert targets_for(other, [mug])[mug.pk].quantity == 4
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_taking_in_the_same_order_at_once_apply_it_once(make):
     wh1 = make.location("WH1")

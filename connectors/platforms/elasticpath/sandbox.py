@@ -28,17 +28,36 @@ Choices where channels.md marks a gap ([I]):
 - A missing, unknown or expired token answers 401; an implicit token on a write answers 403.
 - Rate limit: one store-wide token bucket of settings rps (default 100; 25 for a dev store)
   requests per second, without rate-limit headers (none are documented); 429 when empty.
-- page[limit] defaults to 100 (maximum 100) and page[offset] may not exceed 10,000.
+- page[limit] defaults to 100 (maximum 100) and page[offset] may not exceed the
+  "max_offset" setting (10,000, the documented cap; lower it to test a client's paging).
+
+Selling (channels-inbound.md §3, sandbox_selling.py): GET /v2/orders (filter, page[]),
+GET /v2/orders/{id}, GET /v2/orders/{id}/items; integrations: GET/POST /v2/integrations,
+GET/PUT/DELETE /v2/integrations/{id}, GET /v2/integrations/logs and /{id}/logs; and the
+control API's orders, order actions and stock edits. Every stock transaction, ours through
+the API included, fires stock-transaction.created to the integrations observing it. Orders
+and integrations need the client_credentials token (an implicit one is 403).
 """
 
 import math
 import uuid
-from datetime import UTC, datetime
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
-from connectors.platforms.elasticpath.sandbox_stock import StockError, Stocks, stock_json
+from connectors.platforms.elasticpath.sandbox_orders import (
+    AttemptOutbox,
+    ep_error,
+    order_document,
+    validation_error,
+)
+from connectors.platforms.elasticpath.sandbox_selling import Selling
+from connectors.platforms.elasticpath.sandbox_stock import (
+    StockError,
+    Stocks,
+    stock_json,
+    transaction_json,
+)
 from connectors.platforms.sandbox.base import (
     INVALID,
     Abort,
@@ -58,23 +77,16 @@ MLI_HEADER = "EP-Inventories-Multi-Location"
 BASIC_ACTIONS = ("increment", "decrement", "allocate", "deallocate")
 
 
-def ep_error(status: int, title: str, detail: str | None = None):
-    error = {"status": str(status), "title": title}
-    if detail:
-        error["detail"] = detail
-    return json_response({"errors": [error]}, status)
-
-
-def validation_error(detail: str):
-    return Abort(ep_error(400, "Validation Error", detail))
-
-
 def is_mli(request) -> bool:
     return request.headers.get(MLI_HEADER, "").lower() == "true"
 
 
-class ElasticPathSandbox(Sandbox):
+class ElasticPathSandbox(Selling, Sandbox):
     platform = "elasticpath"
+    # Retries are not documented [gap]: any failure (a non-2xx, or no answer in 10 s, the
+    # outbox's timeout) is tried again, four times.
+    webhook_retries = 4
+    webhook_retry_on = "any"
     rules = (
         Rule("/oauth/access_token", endpoint="access_token", methods=["POST"]),
         Rule("/v2/inventories", endpoint="list_stock", methods=["GET"]),
@@ -89,13 +101,34 @@ class ElasticPathSandbox(Sandbox):
             endpoint="list_transactions",
             methods=["GET"],
         ),
+        Rule("/v2/orders", endpoint="list_orders", methods=["GET"]),
+        Rule("/v2/orders/<order_id>", endpoint="get_order", methods=["GET"]),
+        Rule("/v2/orders/<order_id>/items", endpoint="order_items", methods=["GET"]),
+        Rule("/v2/integrations", endpoint="list_integrations", methods=["GET"]),
+        Rule("/v2/integrations", endpoint="create_integration", methods=["POST"]),
+        Rule("/v2/integrations/logs", endpoint="integration_logs", methods=["GET"]),
+        Rule("/v2/integrations/<integration_id>", endpoint="get_integration", methods=["GET"]),
+        Rule("/v2/integrations/<integration_id>", endpoint="update_integration", methods=["PUT"]),
+        Rule(
+            "/v2/integrations/<integration_id>",
+            endpoint="delete_integration",
+            methods=["DELETE"],
+        ),
+        Rule(
+            "/v2/integrations/<integration_id>/logs",
+            endpoint="integration_logs",
+            methods=["GET"],
+        ),
     )
     auth_endpoints = frozenset({"access_token"})
-    default_settings = {"rps": 100, "token_ttl": 3600}
+    # Elastic Path's body says which attempt it is: an outbox that rewrites it.
+    outbox_class = AttemptOutbox
+    default_settings = {"rps": 100, "token_ttl": 3600, "max_offset": 10_000}
 
     def reset_state(self) -> None:
         self.credentials = dict(DEFAULT_CREDENTIALS)
         self.stocks = Stocks()
+        self.reset_selling()
 
     def seed(self, body: dict) -> None:
         self.credentials.update(body.get("credentials") or {})
@@ -117,6 +150,11 @@ class ElasticPathSandbox(Sandbox):
                 pid: stock_json(pid, s, mli=True)["attributes"] for pid, s in self.stocks.items()
             },
             "tokens": self.tokens.to_json(),
+            "orders": {
+                oid: {**order_document(o), "allocations": o["allocations"]}
+                for oid, o in self.orders.items()
+            },
+            "integrations": self.subscriptions(),
         }
 
     # --------------------------------------------------------------- routes
@@ -149,13 +187,7 @@ class ElasticPathSandbox(Sandbox):
 
     def list_stock(self, request):
         self.guard(request)
-        try:
-            limit = int(request.args.get("page[limit]", 100))
-            offset = int(request.args.get("page[offset]", 0))
-        except ValueError:
-            raise validation_error("page[limit] and page[offset] must be integers") from None
-        if not 1 <= limit <= 100 or not 0 <= offset <= 10_000:
-            raise validation_error("page[limit] must be 1-100 and page[offset] 0-10000")
+        limit, offset = self.paging(request)
         ids = list(self.stocks.keys())
         mli = is_mli(request)
         data = [
@@ -264,33 +296,21 @@ class ElasticPathSandbox(Sandbox):
             self.stocks.apply(stock, action, quantity, location or "")
         except StockError as exc:
             raise Abort(ep_error(422, "Cannot complete request", str(exc))) from None
-        return self.transaction_response(stock, product_id, action, quantity, location, mli)
-
-    @staticmethod
-    def transaction_response(stock, product_id, action, quantity, location, mli):
-        now = datetime.now(UTC)
-        txn_id = str(uuid.uuid4())
-        if mli:
-            attributes = {"action": action, "product_id": product_id, "quantity": quantity}
-            if location:
-                attributes["location"] = location
-            data = {
-                "id": txn_id,
-                "type": "stock-transaction",
-                "attributes": attributes,
-                "meta": {"timestamps": {"created_at": now.isoformat().replace("+00:00", "Z")}},
-            }
-        else:
-            data = {
-                "id": txn_id,
-                "type": "stock-transaction",
-                "action": action,
-                "product_id": product_id,
-                "quantity": quantity,
-                "timestamps": {"created_at": now.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")},
-            }
-        stock["transactions"].append(data)
+        data = transaction_json(product_id, action, quantity, location, mli)
+        self.record(stock, data)  # and its stock-transaction.created
         return json_response({"data": data}, 201 if mli else 200)
+
+    def paging(self, request) -> tuple:
+        """(page[limit], page[offset]): at most 100, and at most the offset cap."""
+        cap = self.settings["max_offset"]
+        try:
+            limit = int(request.args.get("page[limit]", 100))
+            offset = int(request.args.get("page[offset]", 0))
+        except ValueError:
+            raise validation_error("page[limit] and page[offset] must be integers") from None
+        if not 1 <= limit <= 100 or not 0 <= offset <= cap:
+            raise validation_error(f"page[limit] must be 1-100 and page[offset] 0-{cap}")
+        return limit, offset
 
     def find(self, product_id: str) -> dict:
         stock = self.stocks.get(product_id)

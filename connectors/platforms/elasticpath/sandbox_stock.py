@@ -72,8 +72,36 @@ class Stocks(dict):
             if quantity < bucket["allocated"]:
                 raise StockError(INSUFFICIENT)
             bucket["available"] = quantity - bucket["allocated"]
+        elif action == "ship":  # an order fulfilled: its allocated units leave, total drops
+            if bucket["allocated"] < quantity:
+                raise StockError(INSUFFICIENT)
+            bucket["allocated"] -= quantity
         stock["buckets"][bucket_key] = bucket
         stock["updated_at"] = now_iso()
+
+
+def transaction_json(product_id, action, quantity, location, mli) -> dict:
+    """A stock transaction as its API answers it: the MLI (attributes) or the basic shape."""
+    now = datetime.now(UTC)
+    txn_id = str(uuid.uuid4())
+    if mli:
+        attributes = {"action": action, "product_id": product_id, "quantity": quantity}
+        if location:
+            attributes["location"] = location
+        return {
+            "id": txn_id,
+            "type": "stock-transaction",
+            "attributes": attributes,
+            "meta": {"timestamps": {"created_at": now.isoformat().replace("+00:00", "Z")}},
+        }
+    return {
+        "id": txn_id,
+        "type": "stock-transaction",
+        "action": action,
+        "product_id": product_id,
+        "quantity": quantity,
+        "timestamps": {"created_at": now.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")},
+    }
 
 
 def levels(bucket: dict) -> dict:

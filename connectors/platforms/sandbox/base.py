@@ -145,13 +145,16 @@ class Sandbox:
     # first, and on what ("any" failure, "429" only, "none").
     webhook_retries = 3
     webhook_retry_on = "any"
+    outbox_class = Outbox  # a platform whose deliveries change per attempt subclasses it
 
     def __init__(self):
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self.log = RequestLog()
         self.failures = Failures()
-        self.outbox = Outbox(retries=self.webhook_retries, retry_on=self.webhook_retry_on)
+        self.outbox = self.outbox_class(
+            retries=self.webhook_retries, retry_on=self.webhook_retry_on
+        )
         # Rules bind to one Map, so every instance routes with its own copies.
         self.url_map = Map([rule.empty() for rule in (*CONTROL_RULES, *self.rules)])
         self.reset()

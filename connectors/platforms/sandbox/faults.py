@@ -48,7 +48,17 @@ DEFAULTS = {
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"authorization", "apikey", "x-api-key"})
 SECRET_FIELDS = frozenset(
-    {"client_secret", "password", "assertion", "refresh_token", "code", "access_token"}
+    {
+        "client_secret",
+        "password",
+        "assertion",
+        "refresh_token",
+        "code",
+        "access_token",
+        "secret_key",
+        "secretKey",
+        "signingKey",
+    }
 )
 MAX_LOGGED_BODY = 16_384
 

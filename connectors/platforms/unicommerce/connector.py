@@ -24,7 +24,45 @@ Settings (all optional):
 hsnCode is not sent: a listing carries no HSN code.
 
 Reads use the "elementary" GET /products (pageSize 50), filtered by SKU where we know it.
+
+Sales come back by polling only (channels-inbound.md §5): the contract has no webhooks, the
+marketplace never calls us, so webhooks and registers_webhooks are False (the base's
+verify_webhook and read_webhook refuse every delivery) and there is no signing secret. The
+marketplace takes a sale off its listing, and our next absolute push sets the level again
+(§5.6), once the poll has booked the order.
+
+poll_orders plays Uniware's two order calls, one request (or one batch of status checks) per
+call, `more` until a pass is done:
+1. Get Orders: GET /orders?pageSize=50&pageNumber=N&orderDateFrom&orderDateTo&orderStatus for
+   CREATED, then PENDING_VERIFICATION, each paged until a short page, over the 15 days before
+   the pass began (from `since` when given). An order listed without items is fetched by id.
+2. Get Order Status: GET /orders?pageNumber=1&pageSize=5&orderIds=a,b,... for the orders the
+   cursor tracks and this pass has not seen: open and pending ones on every pass (to see
+   cancellations and dispatch), dispatched ones every 3 days (to see returns), as §5.3 does.
+The cursor: {"polled_at": when the last whole pass began, "passes": how many were made,
+"tracked": {order id: [placed, "pending"|"open"|"fulfilled", last checked (epoch seconds),
+the pass that last saw it]}, "pass": where the pass under way stands}. An order leaves it
+once cancelled or returned (every line), or TRACK_DAYS after it was placed, so it stays
+bounded by the orders of a month.
+
+Choices where the docs are silent ([I], [gap]):
+- Dates are sent as ISO 8601 in UTC with the offset ("2023-02-02T16:13:44+00:00"), the form
+  of the Get Orders sample; orderDate is read in both documented forms (orders.py).
+- Orders are tracked for TRACK_DAYS (30) after they were placed, past the 15-day listing
+  window, so that a return within a marketplace's usual return period is seen; later
+  changes are staff's to book.
+- When the last pass began more than 15 days ago (an outage), the window reaches back to it
+  (an hour earlier, for clocks) so nothing placed in between is missed.
+- An order the marketplace answers but that cannot be read (an unknown item status, no
+  items) is left out of the page, and the reason is kept on that request's exchange
+  (`error`): one bad order does not stop every other sale from coming back.
+- A listing page whose first order is the previous page's first (a marketplace ignoring
+  pageNumber) ends that listing, rather than paging forever.
+- Orders seen again are returned again: the core applies each line's transition once.
 """
+
+import time
+from datetime import UTC, datetime
 
 from connectors.exceptions import AuthError
 from connectors.platforms.base import (
@@ -36,11 +74,22 @@ from connectors.platforms.base import (
     Setting,
     untracked_setting,
 )
+from connectors.platforms.inbound import FULFILLED, OrderPage, Unreadable
+from connectors.platforms.unicommerce.orders import FINAL, WAITING, read_order, text
 
 DEFAULT_BATCH = 1000
 # No expiry is announced; a 401 renews the token, so this only bounds how stale it gets.
 TOKEN_LIFETIME = 30 * 86_400
 PAGE = 50
+DAY = 86_400
+WINDOW = 15 * DAY  # Get Orders looks this far back (§5.2: "generally 15 days")
+TRACK_DAYS = 30  # an order's status is checked this long after it was placed [I]
+RECHECK_DISPATCHED = 3 * DAY  # §5.3: dispatched orders are checked every 3 days
+CLOCK_MARGIN = 3600  # a window reaching back to the last pass starts this much earlier
+STATUS_PAGE = 5  # Get Order Status: ids per request (§5.3)
+CHECKS = 50  # tracked orders checked per call (ten requests)
+LISTED = ("CREATED", WAITING)  # the orderStatus values Get Orders is asked for, in turn
+CHECKING = "status"  # the pass's last step: Get Order Status for the tracked orders
 
 
 class UnicommerceConnector(Connector):
@@ -75,6 +124,9 @@ class UnicommerceConnector(Connector):
         untracked_setting(),
     )
     uses_token = True
+    webhooks = False  # the contract has no webhooks: Uniware (we) pulls
+    polls_orders = True
+    registers_webhooks = False
 
     @property
     def capabilities(self):
@@ -205,6 +257,179 @@ class UnicommerceConnector(Connector):
     def _held(self, variant):
         by_facility = variant.get("facilityInventory") or {}
         return int(by_facility.get(self.setting("facility_code"), variant.get("inventory")) or 0)
+
+    # ------------------------------------------------------------------ orders
+
+    def poll_orders(self, cursor, since=None):
+        now = int(time.time())
+        tracked = _tracked(cursor.get("tracked"))
+        run = _pass(cursor.get("pass"))
+        if run is None or (since is not None and run.get("since") != since.isoformat()):
+            run = _new_pass(cursor, since, now)
+        orders = self._list(run) if run["step"] in LISTED else self._check(tracked, run, now)
+        for order in orders:
+            _track(tracked, order, run, now)
+        if run["step"] == CHECKING and not _due(tracked, run):
+            horizon = now - TRACK_DAYS * DAY
+            done = {
+                "polled_at": _wire_date(run["started"]),
+                "passes": run["number"],
+                "tracked": {k: v for k, v in tracked.items() if v[0] >= horizon},
+            }
+            return OrderPage(orders, done, more=False)
+        return OrderPage(orders, {**cursor, "tracked": tracked, "pass": run}, more=True)
+
+    def _list(self, run):
+        """One page of Get Orders for the pass's status; the pass moves on past a short page."""
+        params = {
+            "pageSize": PAGE,
+            "pageNumber": run["page"],
+            "orderDateFrom": run["from"],
+            "orderDateTo": run["to"],
+            "orderStatus": run["step"],
+        }
+        listed = self._get_orders(params)
+        first = text(listed[0].get("id")) if listed and isinstance(listed[0], dict) else ""
+        if run["page"] > 1 and first and first == run.get("first"):
+            self.exchanges[-1].error = "the same page again: the marketplace ignores pageNumber"
+            listed = []
+        if len(listed) < PAGE:
+            after = LISTED.index(run["step"]) + 1
+            run.update(step=LISTED[after] if after < len(LISTED) else CHECKING, page=1, first="")
+        else:
+            run.update(page=run["page"] + 1, first=first)
+        return self._read(listed)
+
+    def _check(self, tracked, run, now):
+        """Get Order Status for the next tracked orders due a check."""
+        orders = []
+        due = _due(tracked, run)[:CHECKS]
+        for start in range(0, len(due), STATUS_PAGE):
+            orders += self._by_id(due[start : start + STATUS_PAGE])
+        for order_id in due:  # also those not answered: the pass moves on
+            tracked[order_id][2:] = [now, run["number"]]
+        return orders
+
+    def _read(self, listed):
+        """The listed orders as inbound.Orders, each fetched by id where listed without its
+        items; unreadable ones are left out, with the reason on the request's exchange."""
+        bare = [_bare(raw) for raw in listed if _bare(raw)]
+        orders = self._readable(raw for raw in listed if not _bare(raw))
+        for start in range(0, len(bare), STATUS_PAGE):
+            orders += self._by_id(bare[start : start + STATUS_PAGE])
+        return orders
+
+    def _by_id(self, ids):
+        params = {"pageNumber": 1, "pageSize": STATUS_PAGE, "orderIds": ",".join(ids)}
+        return self._readable(self._get_orders(params))
+
+    def _readable(self, listed):
+        orders, problems = [], []
+        for raw in listed:
+            try:
+                orders.append(read_order(raw))
+            except Unreadable as exc:
+                problems.append(str(exc))
+        if problems:
+            record = self.exchanges[-1]
+            left_out = "left out: " + "; ".join(problems)
+            record.error = f"{record.error}; {left_out}" if record.error else left_out
+        return orders
+
+    def _get_orders(self, params):
+        response = self.request("GET", "/orders", purpose="orders", params=params)
+        if response.status_code != 200:
+            self.channel_error(response, "could not list orders")
+        listed = _json(response).get("orders")
+        if not isinstance(listed, list):
+            self.channel_error(response, "answered no list of orders")
+        return listed
+
+
+def _bare(raw):
+    """The id of an order listed without its items ("" for any other)."""
+    if isinstance(raw, dict) and not raw.get("orderItems"):
+        return text(raw.get("id"))
+    return ""
+
+
+def _pass(run):
+    """The cursor's pass under way, or None when there is none (or it is not one of ours)."""
+    if not isinstance(run, dict) or run.get("step") not in (*LISTED, CHECKING):
+        return None
+    numbers = all(isinstance(run.get(k), int) for k in ("page", "started", "number"))
+    dates = all(isinstance(run.get(k), str) for k in ("from", "to"))
+    return dict(run) if numbers and dates else None
+
+
+def _new_pass(cursor, since, now):
+    """Where a pass starts: the listing window, the time it began, its number."""
+    start = now - WINDOW
+    last = _epoch(cursor.get("polled_at"))
+    if since is not None:
+        start = int(since.timestamp())
+    elif last is not None:
+        start = min(start, last - CLOCK_MARGIN)
+    passes = cursor.get("passes")
+    return {
+        "number": (passes if isinstance(passes, int) else 0) + 1,
+        "since": since.isoformat() if since else None,
+        "from": _wire_date(start),
+        "to": _wire_date(now),
+        "started": now,
+        "step": LISTED[0],
+        "page": 1,
+        "first": "",
+    }
+
+
+def _track(tracked, order, run, now):
+    """Keep an order to check in later passes, or let it go once every line is done."""
+    if order.stage in FINAL:
+        tracked.pop(order.order_id, None)
+        return
+    placed = int(order.placed_at.timestamp()) if order.placed_at else None
+    before = tracked.get(order.order_id)
+    placed = placed or (before[0] if before else now)
+    tracked[order.order_id] = [placed, order.stage, now, run["number"]]
+
+
+def _due(tracked, run):
+    """The tracked orders this pass has still to check, in a stable order: those it has not
+    seen, dispatched ones only once RECHECK_DISPATCHED has passed since their last check."""
+    recheck = run["started"] - RECHECK_DISPATCHED
+    return sorted(
+        order_id
+        for order_id, (_, stage, checked, seen) in tracked.items()
+        if seen < run["number"] and (stage != FULFILLED or checked <= recheck)
+    )
+
+
+def _tracked(kept):
+    """The cursor's tracked orders, {id: [placed, stage, last checked, pass last seen]},
+    keeping only well-formed entries."""
+    if not isinstance(kept, dict):
+        return {}
+    return {
+        str(k): list(v)
+        for k, v in kept.items()
+        if isinstance(v, list)
+        and len(v) == 4
+        and all(isinstance(v[n], int) for n in (0, 2, 3))
+        and isinstance(v[1], str)
+    }
+
+
+def _wire_date(epoch):
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def _epoch(value):
+    try:
+        when = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return int(when.timestamp()) if when.tzinfo else None
 
 
 def _json(response):
