@@ -463,6 +463,9 @@ class Connector:
     # `register_webhooks`.
 
     webhooks = False  # the platform delivers webhooks (verify_webhook, read_webhook)
+    # Its webhooks say what a level became when it changes on the platform's side (staff
+    # editing it there): read_webhook gives StockChanges (Elastic Path's say only the move).
+    stock_events = False
     polls_orders = False  # poll_orders lists orders (the safety net; Unicommerce's only way)
     registers_webhooks = False  # register_webhooks can subscribe our URL through the API
     # What the webhook endpoint answers when it could not store a delivery: a status the

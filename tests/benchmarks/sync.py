@@ -138,19 +138,19 @@ def refusals(client, since):
     return sum(r["status"] == 429 for r in client.log(since=since))
 
 
-def start_sandboxes(platforms):
+def start_sandboxes(platforms, port=PORT):
     from connectors.demo import wait_for_sandbox
 
     procs = []
     for i, platform in enumerate(platforms):
-        command = ["sandbox", "--platform", platform.name, "--port", str(PORT + i)]
+        command = ["sandbox", "--platform", platform.name, "--port", str(port + i)]
         procs.append(
             subprocess.Popen(
                 [sys.executable, "manage.py", *command], cwd=ROOT, stdout=subprocess.DEVNULL
             )
         )
     for i in range(len(platforms)):
-        wait_for_sandbox(f"http://127.0.0.1:{PORT + i}")
+        wait_for_sandbox(f"http://127.0.0.1:{port + i}")
     return procs
 
 

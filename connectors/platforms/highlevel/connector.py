@@ -8,9 +8,35 @@ Untracked variants are sent as allowOutOfStockPurchases=true without a quantity:
 way of saying "keep selling".
 Rate limit: a bucket of 100 requests per 10 s (and 200,000 a day) per app and location; every
 answer says what is left (X-RateLimit-Remaining, X-RateLimit-Daily-Remaining).
+
+Sales coming back (channels-inbound.md §2): the Marketplace app's webhooks (OrderCreate,
+OrderStatusUpdate, PriceUpdate), set in the app's settings since there is no API to register
+them, signed with HighLevel's keys (signatures.py) and read by orders.py; and a poll of
+GET /payments/orders (polling.py), which HighLevel's lossy webhooks make the safety net:
+they are retried only after a 429, so a delivery we cannot store is answered 429.
+
+Choices where the docs are silent:
+- Signatures: the Ed25519 header wins when the channel holds an Ed25519 key, with no fallback
+  (the SDKs' rule); else the RSA header. A body without an ISO `timestamp` is refused, as is
+  one more than 5 minutes off, so a retry HighLevel sends 10 minutes later is refused too:
+  the poll finds its order.
+- An event whose locationId is not this channel's is read as a note (one app URL serves every
+  location the app is installed in).
+- Lines are one per priceId (HighLevel fulfils by priceId and qty); line_id is the priceId,
+  remote_parent_id stays blank, sku is filled where an item carries one.
+- A PriceUpdate of a price that keeps selling when out of stock (or is not tracked) gives no
+  stock change, only a note: nothing tells an untracked variant from a tracked one with
+  backorders allowed, and either reading would make our own echo look like a change
+  (orders.stock_change). Staff turning "keep selling" on there goes unnoticed until we push.
+- Polls: a creation window of `order_window_days` (30 by default) ending tomorrow, 100 rows a
+  page, a detail read for each new or changed order and, for a partly fulfilled one, its
+  fulfilments. A detail answered 400 or 404 (the spec's "Order not found") or unreadable is
+  skipped and tried again on the next pass (the exchange says why).
 """
 
 import re
+from datetime import UTC, datetime
+from urllib.parse import quote
 
 from connectors.exceptions import AuthError
 from connectors.platforms.base import (
@@ -21,10 +47,15 @@ from connectors.platforms.base import (
     Level,
     Setting,
 )
+from connectors.platforms.highlevel import orders, signatures
+from connectors.platforms.highlevel.polling import OrderPoll
+from connectors.platforms.inbound import OrderPage, Unreadable
 
 VERSION = "2021-07-28"
 ITEM_INDEX = re.compile(r"^items\.(\d+)\.")
 PAGE = 100
+ORDER_PAGE = 100
+ORDER_WINDOW_DAYS = 30
 
 
 class HighLevelConnector(Connector):
@@ -43,10 +74,32 @@ class HighLevelConnector(Connector):
         Setting("client_id", "OAuth client id", required=False),
         Setting("client_secret", "OAuth client secret", required=False),
         Setting("refresh_token", "OAuth refresh token", required=False),
+        Setting(
+            "webhook_public_key",
+            "Webhook public keys (PEM)",
+            required=False,
+            help="HighLevel's RSA key from its webhook docs and/or its Ed25519 key; both may "
+            "be pasted, and old and new ones during a rotation.",
+        ),
     )
     setting_fields = (
         Setting("location_id", "Location id (altId)", help="The sub-account whose stock it is."),
+        Setting(
+            "order_window_days",
+            "Days of orders polled",
+            required=False,
+            kind="int",
+            minimum=1,
+            maximum=365,
+            help=f"Orders created this many days back are polled for changes; "
+            f"{ORDER_WINDOW_DAYS} by default.",
+        ),
     )
+    webhooks = True
+    stock_events = True
+    polls_orders = True
+    store_failed_status = 429  # HighLevel retries a delivery only after a 429
+    webhook_secret_field = "webhook_public_key"
 
     @classmethod
     def config_problems(cls, credentials, settings):
@@ -212,3 +265,79 @@ class HighLevelConnector(Connector):
         if interval.isdigit() and size.isdigit() and int(size):
             return int(interval) / 1000 / int(size)
         return super().reset_after(response, window_began)
+
+    # ------------------------------------------------------------------ sales coming back
+
+    @classmethod
+    def verify_webhook(cls, headers, body, secret, now):
+        return signatures.verify(headers, body, secret, now)
+
+    @classmethod
+    def webhook_envelope(cls, headers, body):
+        return orders.envelope(orders.payload(body))
+
+    def read_webhook(self, headers, body):
+        return orders.event(orders.payload(body), self.settings.get("location_id", ""))
+
+    def poll_orders(self, cursor, since=None):
+        days = self.setting("order_window_days", ORDER_WINDOW_DAYS)
+        poll = OrderPoll.resume(cursor, since, datetime.now(UTC), days)
+        body = self._orders_json(
+            "/payments/orders",
+            "could not list orders",
+            startAt=poll.start,
+            endAt=poll.end,
+            limit=ORDER_PAGE,
+            offset=poll.offset,
+        )
+        rows = body.get("data") if isinstance(body.get("data"), list) else []
+        rows = [r for r in rows if isinstance(r, dict) and isinstance(r.get("_id"), str)]
+        found = []
+        for row in rows:
+            if not poll.changed(row):
+                continue
+            order = self._order(row)
+            if order is not None:
+                found.append(order)
+                poll.saw(row)
+        more = poll.advance(len(rows), body.get("totalCount"), ORDER_PAGE)
+        return OrderPage(orders=found, cursor=poll.cursor(), more=more)
+
+    def _order(self, row):
+        """The full order of a summary row, or None where it cannot be had now (gone, or
+        unreadable: the exchange says why)."""
+        path = f"/payments/orders/{quote(row['_id'], safe='')}"
+        detail = self._orders_json(path, "could not read an order", gone=(400, 404))
+        if detail is None:
+            return None
+        try:
+            fulfilled = None
+            if orders.state_words(detail)[2] == "partially_fulfilled":
+                listed = self._orders_json(f"{path}/fulfillments", "could not list fulfilments")
+                fulfilled = orders.fulfilled_units(listed)
+            return orders.order(detail, fulfilled)
+        except Unreadable as exc:
+            self.exchanges[-1].outcome = "rejected"
+            self.exchanges[-1].error = f"order {row['_id']} skipped: {exc}"
+            return None
+
+    def _orders_json(self, path, what, gone=(), **params):
+        """The JSON object a payments route answers (None for a status in `gone`)."""
+        response = self.request(
+            "GET",
+            path,
+            purpose="orders",
+            params={"altId": self.settings["location_id"], "altType": "location", **params},
+        )
+        if response.status_code in gone:
+            self.exchanges[-1].outcome = "rejected"
+            return None
+        if response.status_code != 200:
+            self.channel_error(response, what)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self.channel_error(response, f"{what}: the answer is not a JSON object")
+        return body

@@ -1,6 +1,7 @@
 """HighLevel (LeadConnector) Products > Inventory sandbox (channels.md §1).
 
-Serves GET/POST /products/inventory and POST /oauth/token.
+Serves GET/POST /products/inventory and POST /oauth/token; orders, fulfilments and the
+webhooks of sales and stock changes are sandbox_selling.py's (and sandbox_orders.py's).
 
 Default credentials (POST /_sandbox/seed {"credentials": {...}} merges over them):
     Private Integration Token  "pit-hl-sandbox-token" (never expires until expire-tokens)
@@ -12,10 +13,15 @@ Default credentials (POST /_sandbox/seed {"credentials": {...}} merges over them
 Seed items: {"items": [{"priceId", "altId"?, "name", "sku", "product", "productName",
 "availableQuantity", "allowOutOfStockPurchases", "image", "trackInventory"}]}; altId defaults
 to the first location, and seeding an item for a new altId grants the tokens access to it.
+Seed orders as they stand, without stock changes or webhooks: {"orders": [{"_id"?, "items":
+[{"priceId", "qty"}], "status"?, "paymentStatus"?, "fulfillmentStatus"?, "createdAt"?,
+"updatedAt"?}]}. Settings: "stock_on", "paid" (default) or "create", when a sale takes stock;
+"fulfilment_event" (default false), whether a fulfilment sends an OrderStatusUpdate.
 
 Choices where channels.md marks a gap ([I]):
 - A missing or wrong `Version` header answers 400 {"statusCode":400,"message":"Version header
-  was not found"} (or "...is invalid"), before the token is checked.
+  was not found"} (or "...is invalid"), before the token is checked. 2021-07-28 and v3 are
+  taken, and 2023-02-21 (the npm SDK's, in no spec) with a warning in the log.
 - An unknown priceId fails the whole batch with a 422 naming it, e.g. "items.1.priceId
   65f0... was not found in location 6578..."; setting unknown_price="ignore" skips it silently.
 - An altId the credentials were never seeded with answers 403 "The token does not have access
@@ -29,14 +35,30 @@ Choices where channels.md marks a gap ([I]):
 - POST sets availableQuantity (absolute) and allowOutOfStockPurchases when given, whatever the
   price's trackInventory; negative quantities are stored as sent.
 - /oauth/token errors are RFC 6749 bodies (400 invalid_grant, 401 invalid_client); a refresh
-  token is single use and each use returns a new one.
+  token is single use and each use returns a new one. The form's fields may be spelled in
+  snake_case (v2) or camelCase (v3: clientId, grantType, refreshToken, ...), form-encoded or
+  JSON, and the answer is spelled as the request was.
+- Our POST /products/inventory sends a PriceUpdate for each price it sets, as HighLevel
+  presumably does (channels-inbound.md §2.7), with userId null.
 """
 
+import logging
 import secrets
-from datetime import UTC, datetime
 
 from werkzeug.routing import Rule
 
+from connectors.platforms.highlevel.sandbox_replies import (
+    hl_error,
+    now_iso,
+    oauth_error,
+    unprocessable,
+)
+from connectors.platforms.highlevel.sandbox_selling import (
+    ORDER_RULES,
+    ORDERS_READ,
+    ORDERS_WRITE,
+    Selling,
+)
 from connectors.platforms.sandbox.base import (
     Abort,
     Sandbox,
@@ -47,7 +69,9 @@ from connectors.platforms.sandbox.base import (
 )
 from connectors.platforms.sandbox.limits import FixedWindow, TokenBucket
 
-VERSION = "2021-07-28"
+log = logging.getLogger(__name__)
+VERSIONS = ("2021-07-28", "v3", "2023-02-21")
+UNSPECIFIED_VERSION = "2023-02-21"
 DEFAULT_LOCATION = "6578278e879ad2646715ba9c"
 READ_SCOPE, WRITE_SCOPE = "products/prices.readonly", "products/prices.write"
 ITEM_FIELDS = ("name", "sku", "product", "productName", "image", "trackInventory")
@@ -57,37 +81,37 @@ DEFAULT_CREDENTIALS = {
     "client_secret": "hl-sandbox-client-secret",
     "refresh_token": "hl-sandbox-refresh-token",
     "auth_code": "hl-sandbox-auth-code",
-    "scopes": [READ_SCOPE, WRITE_SCOPE],
+    "scopes": [READ_SCOPE, WRITE_SCOPE, ORDERS_READ, ORDERS_WRITE],
     "location_ids": [DEFAULT_LOCATION],
+}
+# The token request's fields, v2's snake_case spelling and v3's camelCase one.
+OAUTH_FIELDS = {
+    "client_id": "clientId",
+    "client_secret": "clientSecret",
+    "grant_type": "grantType",
+    "refresh_token": "refreshToken",
+    "code": "code",
+    "user_type": "userType",
+}
+TOKEN_FIELDS = {
+    "access_token": "accessToken",
+    "token_type": "tokenType",
+    "expires_in": "expiresIn",
+    "refresh_token": "refreshToken",
 }
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def hl_error(status: int, message, error: str | None = None):
-    body = {"statusCode": status, "message": message}
-    if error:
-        body["error"] = error
-    return json_response(body, status)
-
-
-def oauth_error(status: int, error: str, description: str):
-    return json_response({"error": error, "error_description": description}, status)
-
-
-def unprocessable(messages: list[str]):
-    return hl_error(422, messages, "Unprocessable Entity")
-
-
-class HighLevelSandbox(Sandbox):
+class HighLevelSandbox(Selling, Sandbox):
     platform = "highlevel"
     rules = (
         Rule("/products/inventory", endpoint="list_inventory", methods=["GET"]),
         Rule("/products/inventory", endpoint="update_inventory", methods=["POST"]),
         Rule("/oauth/token", endpoint="oauth_token", methods=["POST"]),
+        *ORDER_RULES,
     )
+    # Retried only after a 429, every 10 minutes: 6 attempts in all (channels-inbound.md §2.3).
+    webhook_retries = 5
+    webhook_retry_on = "429"
     auth_endpoints = frozenset({"oauth_token"})
     default_settings = {
         "burst_max": 100,
@@ -95,11 +119,19 @@ class HighLevelSandbox(Sandbox):
         "daily_max": 200_000,
         "access_token_ttl": 86_399,
         "unknown_price": "reject",
+        "stock_on": "paid",
+        "fulfilment_event": False,
     }
+
+    def __init__(self):
+        self.make_keys()  # once: a channel keeps the public keys across resets
+        self.warned_of_version = False
+        super().__init__()
 
     def reset_state(self) -> None:
         self.locations: dict[str, dict[str, dict]] = {DEFAULT_LOCATION: {}}
         self.reset_credentials()
+        self.reset_selling()
 
     def seed(self, body: dict) -> None:
         self.seed_credentials(body.get("credentials") or {})
@@ -120,6 +152,8 @@ class HighLevelSandbox(Sandbox):
                 "allowOutOfStockPurchases", item.get("allowOutOfStockPurchases", False)
             )
             item["updatedAt"] = now_iso()
+        for raw in body.get("orders") or []:
+            self.book.seed(raw)
 
     def state_json(self) -> dict:
         return {
@@ -127,6 +161,7 @@ class HighLevelSandbox(Sandbox):
             "settings": self.settings,
             "locations": self.locations,
             "tokens": self.tokens.to_json(),
+            **self.selling_state(),
         }
 
     # --------------------------------------------------------------- routes
@@ -182,6 +217,7 @@ class HighLevelSandbox(Sandbox):
                 if field in line:
                     item[field] = line[field]
             item["updatedAt"] = stamp
+            self.price_changed(alt_id, item)
         return json_response({"status": True, "message": "Successfully created"}, 201)
 
     @staticmethod
@@ -233,7 +269,9 @@ class HighLevelSandbox(Sandbox):
             self.refresh_tokens.add(c["refresh_token"])
 
     def oauth_token(self, request):
-        form, c = read_form(request), self.credentials
+        sent, c = read_form(request), self.credentials
+        camel = any(v in sent for k, v in OAUTH_FIELDS.items() if k != v)
+        form = {k: sent.get(v if camel else k) for k, v in OAUTH_FIELDS.items()}
         if (form.get("client_id"), form.get("client_secret")) != (
             c["client_id"],
             c["client_secret"],
@@ -253,30 +291,34 @@ class HighLevelSandbox(Sandbox):
         token, _ = self.tokens.issue(ttl, "hl-at-", scopes=c["scopes"], kind="oauth")
         refresh = "hl-rt-" + secrets.token_urlsafe(24)
         self.refresh_tokens.add(refresh)
-        return json_response(
-            {
-                "access_token": token,
-                "token_type": "Bearer",
-                "expires_in": ttl,
-                "refresh_token": refresh,
-                "scope": " ".join(c["scopes"]),
-                "userType": form.get("user_type") or "Location",
-                "locationId": c["location_ids"][0],
-                "companyId": "hl-sandbox-company",
-            }
-        )
+        answer = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": ttl,
+            "refresh_token": refresh,
+            "scope": " ".join(c["scopes"]),
+            "userType": form.get("user_type") or "Location",
+            "locationId": c["location_ids"][0],
+            "companyId": "hl-sandbox-company",
+            "userId": "hl-sandbox-user",
+        }
+        if camel:
+            answer = {TOKEN_FIELDS.get(k, k): v for k, v in answer.items()}
+        return json_response(answer)
 
     def authenticate(self, request, scope: str) -> dict:
         version = request.headers.get("Version")
-        if version != VERSION:
+        if version not in VERSIONS:
             message = "Version header was not found" if not version else "Version header is invalid"
             raise Abort(hl_error(400, message))
+        if version == UNSPECIFIED_VERSION and not self.warned_of_version:
+            self.warned_of_version = True
+            log.warning("Version %s is the npm SDK's default, in no HighLevel spec", version)
         claims, status = self.tokens.check(bearer_token(request))
         if status != "ok":
             raise Abort(hl_error(401, "Invalid token: access token is invalid", "Unauthorized"))
-        if scope not in claims["scopes"] and not (
-            scope == READ_SCOPE and WRITE_SCOPE in claims["scopes"]
-        ):
+        writes = scope.replace(".readonly", ".write")  # a write scope reads as well
+        if scope not in claims["scopes"] and writes not in claims["scopes"]:
             raise Abort(
                 hl_error(401, "The token is not authorized for this scope.", "Unauthorized")
             )

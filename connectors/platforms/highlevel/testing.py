@@ -37,3 +37,10 @@ class HighLevelHooks(Hooks):
 
     def login(self, url):
         return {"Authorization": "Bearer pit-hl-sandbox-token", "Version": VERSION}
+
+    def webhook_setup(self, sandbox, url):
+        """HighLevel has no API for it: the app's settings take the URL (the sandbox's control
+        route); the channel then checks signatures with the sandbox's public keys."""
+        sandbox.control("POST", "webhooks", {"url": url})
+        keys = sandbox.state()["webhook_public_keys"]
+        return {"webhook_public_key": keys["ed25519"] + keys["rsa"]}

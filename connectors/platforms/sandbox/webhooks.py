@@ -16,7 +16,8 @@ Switches (GET|POST|DELETE /_sandbox/webhook-failures):
     seed                             reseeds the RNG behind the rates
 
 Retries follow the platform's policy (`retries`: attempts after the first; `retry_on`:
-"any" failure, "429" only, or "none"), `retry_seconds` apart (the platforms wait minutes;
+"any" failure (no answer, or not 2xx), "not 200" (Webflow: any other status), "429" only,
+or "none"), `retry_seconds` apart (the platforms wait minutes;
 the sandboxes' setting makes a test's clock).
 """
 
@@ -196,10 +197,10 @@ class Outbox:
                 self._in_flight += 1
             try:
                 status, fault = self._post(delivery)
-            finally:
-                with self._cond:
-                    self._in_flight -= 1
+            except Exception:  # a signer's bug: the delivery is lost, as it would be
+                status, fault = None, "could not be signed"
             with self._cond:
+                self._in_flight -= 1
                 self._note(
                     delivery.url,
                     delivery.topic,
@@ -234,6 +235,8 @@ class Outbox:
             return False
         if self.retry_on == "429":
             return status == 429
+        if self.retry_on == "not 200":
+            return status != 200
         return status is None or not 200 <= status < 300
 
     def _note(self, url, topic, event_id, attempt, status, fault):

@@ -1,7 +1,7 @@
 """The demo channel on Webflow's sandbox (connectors.demo)."""
 
 CREDENTIALS = {"token": "wf-sandbox-site-token"}
-SETTINGS = {}
+SETTINGS = {"site_id": "wf-sandbox-site"}  # the sandbox site that holds its orders
 CHANNEL = {"buffer": 1}  # one channel with a rule, so the variant page explains one
 
 

@@ -3,6 +3,7 @@ from connectors.platforms.testing import Hooks
 
 SKU_COLLECTION = "6377a7c4b7a79608c34a46f7"
 TOKEN = "wf-sandbox-site-token"
+SITE = "wf-sandbox-site"  # the sandbox's default site, which holds its orders and webhooks
 
 
 class WebflowHooks(Hooks):
@@ -16,6 +17,9 @@ class WebflowHooks(Hooks):
 
     def bad_credentials(self):
         return {"token": "wf-not-a-real-token"}
+
+    def settings(self):
+        return {"site_id": SITE}
 
     def make_items(self, n, quantity=0):
         return [
@@ -32,7 +36,12 @@ class WebflowHooks(Hooks):
     def seed(self, sandbox, items, quantity):
         sandbox.seed(
             items=[
-                {"collectionId": i.remote_parent_id, "skuId": i.remote_id, "quantity": quantity}
+                {
+                    "collectionId": i.remote_parent_id,
+                    "skuId": i.remote_id,
+                    "quantity": quantity,
+                    "sku": i.sku,
+                }
                 for i in items
             ]
         )

@@ -32,13 +32,56 @@ inventory host, else the base URL itself (the sandbox serves both on one port).
 Items: remote_parent_id = productUuid, remote_id = variantUuid. The four system location uuids
 are read once and kept in auth_state["locations"]. Rate limit: 4 rps, documented for v3 only;
 assumed for v1/v2 too. A 429 waits Retry-After, else 1 s. Batches of 100 changes [I].
+
+Sales coming back (channels-inbound.md §4): Pusher webhooks and the Purchase API, on their
+own hosts (settings "pusher_url" and "purchase_url", defaulting like "oauth_url").
+- register_webhooks subscribes our URL (POST pusher /organizations/self/subscriptions, a
+  fresh uuid v1) to PurchaseCreated, InventoryBalanceChanged and InventoryTracking
+  Started/Stopped, with the setting "contact_email" Zettle requires. A subscription of the
+  same URL is deleted first (its key cannot be read again), so registering twice never
+  doubles deliveries; the signingKey of the create is the channel's credential
+  "webhook_secret", and is kept out of the recorded exchanges.
+- verify_webhook: X-iZettle-Signature over `timestamp + "." + payload` (pusher.py); Zettle
+  has no timestamp window, so `now` is unused and a replay is caught by its messageUuid,
+  the delivery id. Zettle retries any non-2xx.
+- read_webhook: PurchaseCreated is an order (purchases.py: a purchase is fulfilled at once;
+  a restocked refund returns the original's lines); InventoryBalanceChanged is the STORE
+  level of each variant, `ours` when it carries an externalUuid (only our PUT sends one) or
+  our client id in updated.clientUuid, `sale` when it moved stock to or from SOLD; other
+  events carry a note.
+- poll_orders: GET purchase /purchases/v2, ascending, from the cursor {"startDate",
+  "lastPurchaseHash"}; a purchase is immutable and a refund is a new purchase, so listing
+  what came after the last hash misses no change.
+
+Choices where the docs are silent:
+- The TestMessage is accepted without a signature check: Zettle sends it while the
+  subscription is being made, before we hold its key, and a non-2xx would fail the create.
+  It carries nothing, and no delivery id (a forged one cannot take a real message's).
+- A refund restocked when its rows' toLocationUuid is the STORE (the sandbox writes SOLD ->
+  STORE; a refund without restock names no location). A restocked refund is read as the
+  original purchase's order (fetched, with its other refunds, from the Purchase API), whose
+  lines the restocked refunds cover in full are returned: our ledger returns a line whole.
+  A partial restock stays fulfilled for staff to count in; a refund without restock, or of
+  a purchase Zettle cannot find, is a note. Zettle moves no stock for an untracked product,
+  so its refunds never count back in.
+- InventoryBalanceChanged of a sale lists the SOLD balances beside the STORE's (how the
+  sandbox tells a sale from a staff edit); without them a sale reads as a remote change.
+- A row sold by measure ("1.5") or without a variant or SKU (a custom amount) is no line.
+- The first poll (empty cursor) reaches back FIRST_POLL_REACH (one hour): older purchases
+  predate the channel's counts; `pull_orders --since` reaches further. startDate is sent as
+  UTC "YYYY-MM-DDTHH:MM:SSZ", pages hold POLL_LIMIT purchases.
+- A purchase uploaded late by a till that was offline sorts before the cursor; only its
+  webhook brings it.
 """
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
+from urllib.parse import quote
 
-from connectors.exceptions import AuthError
+from connectors.exceptions import AuthError, ConfigError
+from connectors.platforms import inbound
 from connectors.platforms.base import (
     DELTA,
     Batch,
@@ -48,9 +91,20 @@ from connectors.platforms.base import (
     Setting,
     untracked_setting,
 )
+from connectors.platforms.zettle import purchases, pusher
 
 REAL_INVENTORY = "https://inventory.izettle.com"
 REAL_OAUTH = "https://oauth.zettle.com"
+REAL_PUSHER = "https://pusher.izettle.com"
+REAL_PURCHASE = "https://purchase.izettle.com"
+EVENTS = (
+    "PurchaseCreated",
+    "InventoryBalanceChanged",
+    "InventoryTrackingStarted",
+    "InventoryTrackingStopped",
+)
+POLL_LIMIT = 100
+FIRST_POLL_REACH = timedelta(hours=1)
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ORG = "/organizations/self"
 CHANGE_INDEX = re.compile(r"^changes\[(\d+)\]")
@@ -66,6 +120,13 @@ class ZettleConnector(Connector):
     credential_fields = (
         Setting("client_id", "Client id"),
         Setting("api_key", "API key", help="Sent as the assertion of the JWT-bearer grant."),
+        Setting(
+            "webhook_secret",
+            "Webhook signing key",
+            required=False,
+            help="The signingKey Zettle gave the webhook subscription; registering the "
+            "webhook fills it in.",
+        ),
     )
     setting_fields = (
         Setting(
@@ -74,23 +135,63 @@ class ZettleConnector(Connector):
             required=False,
             help="Default: https://oauth.zettle.com for the real inventory host.",
         ),
+        Setting(
+            "pusher_url",
+            "Pusher URL",
+            required=False,
+            help="Webhook subscriptions. Default: https://pusher.izettle.com for the real "
+            "inventory host.",
+        ),
+        Setting(
+            "purchase_url",
+            "Purchase URL",
+            required=False,
+            help="Purchases polled. Default: https://purchase.izettle.com for the real "
+            "inventory host.",
+        ),
+        Setting(
+            "contact_email",
+            "Webhook contact email",
+            required=False,
+            help="Zettle writes to it when deliveries fail; needed to register the webhook.",
+        ),
         untracked_setting(),
     )
     uses_token = True
     default_retry_after = 1.0
+    webhooks = True
+    stock_events = True
+    polls_orders = True
+    registers_webhooks = True
+    store_failed_status = 503  # Zettle retries any non-2xx
+    webhook_secret_field = "webhook_secret"
 
     @classmethod
     def config_problems(cls, credentials, settings):
         problems = super().config_problems(credentials, settings)
-        url = settings.get("oauth_url")
-        if url and not str(url).startswith(("http://", "https://")):
-            problems.append("setting 'OAuth URL' must start with http:// or https://")
+        for field in cls.setting_fields:
+            url = settings.get(field.name) if field.name.endswith("_url") else None
+            if url and not str(url).startswith(("http://", "https://")):
+                problems.append(f"setting '{field.label}' must start with http:// or https://")
         return problems
+
+    def host(self, name, real):
+        """A host setting, by default the real host beside the real inventory host, else the
+        base URL (the sandbox serves every host on one port)."""
+        default = real if self.base_url == REAL_INVENTORY else self.base_url
+        return (self.setting(name) or default).rstrip("/")
 
     @property
     def oauth_url(self):
-        default = REAL_OAUTH if self.base_url == REAL_INVENTORY else self.base_url
-        return (self.setting("oauth_url") or default).rstrip("/")
+        return self.host("oauth_url", REAL_OAUTH)
+
+    @property
+    def pusher_url(self):
+        return self.host("pusher_url", REAL_PUSHER)
+
+    @property
+    def purchase_url(self):
+        return self.host("purchase_url", REAL_PURCHASE)
 
     def obtain_token(self):
         response = self.send_unauthenticated(
@@ -273,12 +374,167 @@ class ZettleConnector(Connector):
         self.exchanges[-1].outcome = "partial" if refused else "rejected"
         return refused
 
+    # ------------------------------------------------------------------ sales coming back
+
+    @classmethod
+    def verify_webhook(cls, headers, body, secret, now):
+        return pusher.verdict(headers, body, secret)
+
+    @classmethod
+    def webhook_envelope(cls, headers, body):
+        return pusher.ids(pusher.parse(body))
+
+    def read_webhook(self, headers, body):
+        message = pusher.parse(body)
+        event_id, topic = pusher.ids(message)
+        if topic == "PurchaseCreated":
+            orders, note = self._orders(pusher.payload(message))
+            return inbound.Event(event_id, topic, orders=tuple(orders), note=note)
+        if topic == "InventoryBalanceChanged":
+            places = self.locations()
+            stock = pusher.stock_changes(
+                pusher.payload(message),
+                places["STORE"],
+                places["SOLD"],
+                self.credentials.get("client_id", ""),
+            )
+            note = "" if stock else "the balance change lists no STORE balance"
+            return inbound.Event(event_id, topic, stock=stock, note=note)
+        return inbound.Event(event_id, topic, note=pusher.note(topic, message))
+
+    def _orders(self, purchase, known=None):
+        """([inbound.Order], note) of one purchase; `known`: purchases by id at hand."""
+        pid = purchases.purchase_id(purchase)
+        if not purchases.is_refund(purchase):
+            order = purchases.sale(purchase)
+            if not order.lines:
+                return [], f"purchase {pid} sold no product variant: nothing to count"
+            return [order], ""
+        store = self.locations()["STORE"]
+        if not purchases.restocked(purchase, store):
+            return [], f"refund {pid}: no goods went back to stock, nothing to count"
+        known = {**(known or {}), pid: purchase}
+        original_id = purchases.refunded_id(purchase)
+        original = self._known(original_id, known) if original_id else None
+        if original is None:
+            return [], f"refund {pid}: Zettle shows no purchase it refunds; count its goods in"
+        refunds = {pid: purchase}
+        for refund_id in purchases.refunds_of(original):
+            other = self._known(refund_id, known)
+            if other is not None:
+                refunds[refund_id] = other
+        return [purchases.returns(original, list(refunds.values()), store)], ""
+
+    def _known(self, purchase_id, known):
+        """A purchase from those at hand, else read from Zettle (None: Zettle has none)."""
+        return known[purchase_id] if purchase_id in known else self.purchase(purchase_id)
+
+    def purchase(self, purchase_id):
+        """One purchase from the Purchase API (None when Zettle does not know it)."""
+        path = f"/purchase/v2/{quote(purchase_id, safe='')}"
+        response = self.request("GET", path, url=self.purchase_url + path, purpose="orders")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            self.channel_error(response, f"could not read purchase {purchase_id}")
+        return _body(response)
+
+    def poll_orders(self, cursor, since=None):
+        """Purchases after the cursor's lastPurchaseHash, oldest first; `since` starts a
+        listing of its own from that moment (the cursor continues it)."""
+        cursor = cursor if isinstance(cursor, dict) else {}
+        if since is not None:
+            start = _utc(since)
+            after = cursor.get("lastPurchaseHash") if cursor.get("startDate") == start else None
+        else:
+            start = cursor.get("startDate") or _utc(datetime.now(UTC) - FIRST_POLL_REACH)
+            after = cursor.get("lastPurchaseHash")
+        params = {"limit": POLL_LIMIT, "descending": "false", "startDate": start}
+        if after:
+            params["lastPurchaseHash"] = after
+        path = "/purchases/v2"
+        response = self.request(
+            "GET", path, url=self.purchase_url + path, purpose="orders", params=params
+        )
+        if response.status_code != 200:
+            self.channel_error(response, "could not list purchases")
+        body = _body(response)
+        rows = body.get("purchases")
+        if not isinstance(rows, list):
+            self.channel_error(response, "answered the purchase listing without purchases")
+        known = {purchases.purchase_id(p): p for p in rows}
+        orders = [order for p in rows for order in self._orders(p, known)[0]]
+        last = body.get("lastPurchaseHash") or after
+        next_cursor = {"startDate": start, **({"lastPurchaseHash": last} if last else {})}
+        return inbound.OrderPage(orders, next_cursor, more=len(rows) >= POLL_LIMIT)
+
+    def register_webhooks(self, url):
+        email = self.setting("contact_email")
+        if not email:
+            raise ConfigError(
+                "zettle: set the channel's 'Webhook contact email' (Zettle requires one) "
+                "before registering the webhook"
+            )
+        path = f"{ORG}/subscriptions"
+        listing = self.request("GET", path, url=self.pusher_url + path, purpose="webhooks")
+        if listing.status_code != 200:
+            self.channel_error(listing, "could not list the webhook subscriptions")
+        found = _json(listing)
+        subscriptions = [s for s in found if isinstance(s, dict)] if isinstance(found, list) else []
+        self._keep_secret(s.get("signingKey") for s in subscriptions)
+        replaced = [
+            s["uuid"]
+            for s in subscriptions
+            if s.get("destination") == url and isinstance(s.get("uuid"), str)
+        ]
+        for sid in replaced:
+            gone = f"{path}/uuid/{quote(sid, safe='')}"
+            response = self.request("DELETE", gone, url=self.pusher_url + gone, purpose="webhooks")
+            if response.status_code not in (200, 204, 404):
+                self.channel_error(response, f"could not delete subscription {sid}")
+        response = self.request(
+            "POST",
+            path,
+            url=self.pusher_url + path,
+            purpose="webhooks",
+            json={
+                "uuid": str(uuid.uuid1()),
+                "transportName": "WEBHOOK",
+                "eventNames": list(EVENTS),
+                "destination": url,
+                "contactEmail": email,
+            },
+        )
+        if response.status_code != 200:
+            self.channel_error(response, "refused the webhook subscription")
+        key = _body(response).get("signingKey")
+        if not isinstance(key, str) or not key:
+            self.channel_error(response, "answered the subscription without its signingKey")
+        self._keep_secret([key])
+        note = f"replaced {len(replaced)} subscription(s) of this URL" if replaced else ""
+        return inbound.Registration(EVENTS, key, note)
+
+    def _keep_secret(self, keys):
+        """Signing keys are secrets: out of the exchange just recorded, and of any later."""
+        self.redactor.add(*keys)
+        record = self.exchanges[-1]
+        record.response_body = self.redactor.text(record.response_body)
+
+
+def _utc(moment):
+    """A moment as the Purchase API's startDate [I]."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
 
 def _body(response):
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
+    body = _json(response)
     return body if isinstance(body, dict) else {}
 
 

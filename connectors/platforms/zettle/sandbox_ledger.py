@@ -1,10 +1,17 @@
 """Zettle's inventory model for the sandbox: four system locations, a ledger of positive
-movements between them, per-product tracking, and the webhook events the changes raise."""
+movements between them, per-product tracking, and the webhook events the changes raise.
+
+Every change is made by someone (`by`: the `updated` block of its event, less its uuid and
+timestamp): an API client (our connector, by the client id of its token), the Zettle Go app
+at the till (POS_CLIENT) or a person in Zettle's back-office (BACK_OFFICE_CLIENT). An event
+lists the STORE balances of the variants moved, and their SOLD balances too when the change
+moved stock to or from SOLD (a sale or its refund)."""
 
 import json
 import uuid
 from collections import deque
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import NamedTuple
 
 ORGANIZATION_UUID = "7f5e7c1a-35b0-11ee-9b1e-0242ac120002"
@@ -14,6 +21,10 @@ LOCATION_UUIDS = {
     "SOLD": "a1d4c1e8-5f0f-11ec-bf63-0242ac130002",
     "BIN": "b7e3f0c2-5f0f-11ec-bf63-0242ac130002",
 }
+POS_CLIENT = "2b0e5a3c-6a1d-11ee-8c99-0242ac120002"  # the Zettle Go app's OAuth client
+BACK_OFFICE_CLIENT = "3c1f6b4d-6a1d-11ee-8c99-0242ac120002"  # my.zettle.com
+POS = MappingProxyType({"userType": "USER", "clientUuid": POS_CLIENT})
+BACK_OFFICE = MappingProxyType({"userType": "USER", "clientUuid": BACK_OFFICE_CLIENT})
 
 
 class ZettleError(Exception):
@@ -44,8 +55,9 @@ def now_iso() -> str:
 
 
 class Ledger:
-    def __init__(self, client_id: str):
+    def __init__(self, client_id: str, publish=None):
         self.client_id = client_id
+        self.publish = publish  # called with each event's envelope (the Pusher's deliveries)
         self.locations = {
             uid: {
                 "uuid": uid,
@@ -72,16 +84,20 @@ class Ledger:
             message = f"Product {product} is not tracked"
             raise ZettleError(422, message, "PRODUCT_NOT_TRACKED")
 
-    def track(self, product: str, on: bool) -> None:
+    def api(self, client_id: str | None = None) -> dict:
+        """`by` for a call through the API by the client that holds the token."""
+        return {"userType": "API", "clientUuid": client_id or self.client_id}
+
+    def track(self, product: str, on: bool, by=None) -> None:
         if on == (product in self.tracked):
             return
         (self.tracked.add if on else self.tracked.discard)(product)
         self.variants.setdefault(product, {})
         name = "InventoryTrackingStarted" if on else "InventoryTrackingStopped"
-        self.emit(name, {"productUuid": product})
+        self.emit(name, {"productUuid": product}, by)
 
-    def move(self, changes: list[Change], external_uuid, allow_negative_store: bool) -> None:
-        self.apply(changes, self.check(changes, allow_negative_store), external_uuid)
+    def move(self, changes: list[Change], external_uuid, allow_negative_store: bool, by=None):
+        self.apply(changes, self.check(changes, allow_negative_store), external_uuid, by)
 
     def check(self, changes, allow_negative_store: bool, starting=frozenset()) -> dict:
         """The balance deltas of `changes`, or ZettleError if any rule fails (nothing applied).
@@ -101,24 +117,31 @@ class Ledger:
                 raise ZettleError(422, message, "INSUFFICIENT_STOCK")
         return deltas
 
-    def apply(self, changes: list[Change], deltas: dict, external_uuid) -> None:
-        store = LOCATION_UUIDS["STORE"]
+    def apply(self, changes: list[Change], deltas: dict, external_uuid, by=None) -> None:
+        store, sold = LOCATION_UUIDS["STORE"], LOCATION_UUIDS["SOLD"]
         touched = {(c.product, c.variant): None for c in changes}
-        before = {pv: self.balance(store, *pv) for pv in touched}
+        selling = {c.product for c in changes if sold in (c.source, c.target)}
+        before = {(loc, *pv): self.balance(loc, *pv) for pv in touched for loc in (store, sold)}
         for key, delta in deltas.items():
             self.balances[key] = self.balance(*key) + delta
             self.variants.setdefault(key[1], {})[key[2]] = None
         self.latest += 1
         for product in dict.fromkeys(p for p, _ in touched):
             pairs = [pv for pv in touched if pv[0] == product]
-            after = [self.balance_event(store, pv, self.balance(store, *pv)) for pv in pairs]
+            places = (store, sold) if product in selling else (store,)
+            rows = [(loc, pv) for loc in places for pv in pairs]
             self.emit(
                 "InventoryBalanceChanged",
                 {
-                    "balanceBefore": [self.balance_event(store, pv, before[pv]) for pv in pairs],
-                    "balanceAfter": after,
+                    "balanceBefore": [
+                        self.balance_event(loc, pv, before[(loc, *pv)]) for loc, pv in rows
+                    ],
+                    "balanceAfter": [
+                        self.balance_event(loc, pv, self.balance(loc, *pv)) for loc, pv in rows
+                    ],
                     "externalUuid": external_uuid,
                 },
+                by,
             )
 
     def balance(self, location: str, product: str, variant: str) -> int:
@@ -151,29 +174,19 @@ class Ledger:
             "balance": str(value),
         }
 
-    def emit(self, event_name: str, payload: dict) -> None:
-        """Record the webhook event the real service would push (payload is a JSON string)."""
+    def emit(self, event_name: str, payload: dict, by=None) -> None:
+        """Record an inventory event (made `by` whom: an API client by default) and publish
+        it as the real service pushes it."""
         stamp = now_iso()
-        payload = {
-            "organizationUuid": ORGANIZATION_UUID,
-            "updated": {
-                "uuid": str(uuid.uuid1()),
-                "timestamp": stamp,
-                "userType": "API",
-                "clientUuid": self.client_id,
-            },
-            **payload,
-        }
-        self.events.append(
-            {
-                "organizationUuid": ORGANIZATION_UUID,
-                "messageUuid": str(uuid.uuid4()),
-                "eventName": event_name,
-                "messageId": str(uuid.uuid4()),
-                "payload": json.dumps(payload),
-                "timestamp": stamp,
-            }
-        )
+        updated = {"uuid": str(uuid.uuid1()), "timestamp": stamp, **(by or self.api())}
+        payload = {"organizationUuid": ORGANIZATION_UUID, "updated": updated, **payload}
+        self.record(envelope(event_name, payload, stamp))
+
+    def record(self, event: dict) -> None:
+        """Keep an event (GET /_sandbox/state, "events") and hand it to the Pusher."""
+        self.events.append(event)
+        if self.publish is not None:
+            self.publish(event)
 
     def to_json(self) -> dict:
         balances: dict[str, list] = {}
@@ -189,6 +202,19 @@ class Ledger:
             "balances": balances,
             "events": list(self.events),
         }
+
+
+def envelope(event_name: str, payload: dict, stamp: str | None = None) -> dict:
+    """A Pusher message: the payload travels as a JSON string (it is what the signature
+    covers, with the timestamp)."""
+    return {
+        "organizationUuid": ORGANIZATION_UUID,
+        "messageUuid": str(uuid.uuid1()),
+        "eventName": event_name,
+        "messageId": str(uuid.uuid4()),
+        "payload": json.dumps(payload),
+        "timestamp": stamp or now_iso(),
+    }
 
 
 # ------------------------------------------------------------------ request parsing

@@ -35,6 +35,10 @@ class ZettleHooks(Hooks):
     def bad_credentials(self):
         return {**CREDENTIALS, "api_key": "zettle-revoked-api-key"}
 
+    def settings(self):
+        # The OAuth, Pusher and Purchase hosts default to the base URL: the sandbox's port.
+        return {"contact_email": "ops@example.com"}
+
     def make_items(self, n, quantity=0):
         # Two variants per product, as a Zettle product with sizes would have.
         return [item(i, (i + 1) // 2, quantity) for i in range(1, n + 1)]

@@ -3,6 +3,8 @@ quantities, and pacing to the channel's rate (shared between workers through Red
 
 import email.utils
 import time
+import tomllib
+from pathlib import Path
 
 import pytest
 import redis as redis_py
@@ -212,3 +214,28 @@ def test_a_quota_the_answers_say_is_spent_holds_the_next_request():
         assert caught.value.retry_after > 50  # the rest of the minute
         # The third answer left one: counted as none (another worker may be sending).
         assert [r["status"] for r in webflow.log()] == [200, 200, 200]  # no 429, no 4th try
+
+
+def test_every_module_of_a_platform_package_is_held_to_plain_objects():
+    """A new module in a platform package (a poller, a sandbox part) falls under the
+    import-linter contract that keeps Django and the ORM out of the platforms."""
+
+    root = Path(__file__).resolve().parents[3]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    contract = next(
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c["name"].startswith("Connectors are plain objects")
+    )
+    covered = {m.rsplit(".", 1)[1] for m in contract["source_modules"] if ".*." in m}
+    packages = [
+        p for p in (root / "connectors/platforms").iterdir() if (p / "__init__.py").exists()
+    ]
+    modules = {
+        f.stem
+        for package in packages
+        if package.name != "sandbox"
+        for f in package.glob("*.py")
+        if f.stem != "__init__"
+    }
+    assert modules - covered == set()

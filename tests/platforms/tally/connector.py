@@ -35,7 +35,7 @@ class TallyConnector(Connector):
         Setting("api_key", "API key"),
         Setting("webhook_secret", "Webhook signing secret", required=False),
     )
-    webhooks = polls_orders = registers_webhooks = True
+    webhooks = polls_orders = registers_webhooks = stock_events = True
     setting_fields = (
         Setting(
             "write_mode",

@@ -62,3 +62,15 @@ def test_settings_and_credentials_are_checked():
     problems = HighLevelConnector.config_problems({"client_id": "x"}, {})
     assert "setting 'Location id (altId)' is required" in problems
     assert any("Private Integration Token" in p for p in problems)
+
+
+def test_sales_come_back_by_webhook_and_by_poll_with_the_public_keys_as_a_credential():
+    cls = HighLevelConnector
+    key = next(f for f in cls.credential_fields if f.name == cls.webhook_secret_field)
+
+    assert (cls.webhooks, cls.polls_orders, cls.registers_webhooks) == (True, True, False)
+    assert cls.store_failed_status == 429  # the only status HighLevel retries
+    assert (key.name, key.required) == ("webhook_public_key", False)
+    assert "setting 'Days of orders polled' must be at least 1" in cls.config_problems(
+        {"token": "t"}, {"location_id": LOCATION, "order_window_days": "0"}
+    )

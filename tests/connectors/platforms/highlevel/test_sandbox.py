@@ -256,3 +256,149 @@ def test_a_write_is_applied_when_its_answer_is_lost(hl):
     assert quantities(hl)["p1"] == 42
     assert hl.log()[-1]["fault"] == "drop_after_apply"
     assert hl.log()[-1]["status"] == 201
+
+
+@pytest.mark.parametrize("version", ["2021-07-28", "v3", "2023-02-21"])
+def test_every_version_a_real_client_sends_is_taken(hl, version):
+    assert list_inventory(hl, headers={**HL_HEADERS, "Version": version}).status_code == 200
+
+
+def test_oauth_takes_v3_camel_case_fields_and_answers_in_them(hl):
+    form = {
+        "clientId": OAUTH["client_id"],
+        "clientSecret": OAUTH["client_secret"],
+        "grantType": "refresh_token",
+        "refreshToken": "hl-sandbox-refresh-token",
+    }
+
+    response = requests.post(f"{hl.url}/oauth/token", json=form, timeout=5)
+
+    assert response.status_code == 200
+    assert {"accessToken", "refreshToken", "expiresIn", "tokenType", "userId"} <= set(
+        response.json()
+    )
+
+
+def get_orders(hl, path="", headers=HL_HEADERS, **params):
+    params = {"altId": HL_LOCATION, "altType": "location", **params}
+    return requests.get(
+        f"{hl.url}/payments/orders{path}", params=params, headers=headers, timeout=5
+    )
+
+
+def sell(hl, *lines, paid=True):
+    body = {"lines": [{"remote_id": r, "quantity": q} for r, q in lines], "paid": paid}
+    return hl.control("POST", "orders", body)["id"]
+
+
+def test_orders_are_listed_newest_first_without_items_and_filtered(hl):
+    first = sell(hl, ("p1", 1))
+    second = sell(hl, ("p2", 2), paid=False)
+
+    listed = get_orders(hl).json()
+    unpaid = get_orders(hl, paymentStatus="unpaid").json()
+    paged = get_orders(hl, limit=1, offset=1).json()
+
+    assert [o["_id"] for o in listed["data"]] == [second, first]
+    assert listed["totalCount"] == 2
+    assert "items" not in listed["data"][0]
+    assert {"status", "fulfillmentStatus", "createdAt", "updatedAt"} <= set(listed["data"][0])
+    assert [o["_id"] for o in unpaid["data"]] == [second]
+    assert (paged["totalCount"], [o["_id"] for o in paged["data"]]) == (2, [first])
+    assert get_orders(hl, paymentMode="live").json()["totalCount"] == 0  # test-mode orders
+
+
+def test_the_listing_is_a_creation_window_of_whole_days(hl):
+    hl.seed(
+        orders=[{"_id": "o-old", "items": [{"priceId": "p1"}], "createdAt": "2024-02-01T23:59:00Z"}]
+    )
+
+    inside = get_orders(hl, startAt="2024-02-01", endAt="2024-02-01").json()
+    after = get_orders(hl, startAt="2024-02-02").json()
+
+    assert [o["_id"] for o in inside["data"]] == ["o-old"]
+    assert after["totalCount"] == 0
+
+
+def test_an_order_is_read_with_its_items_and_an_unknown_one_is_a_400(hl):
+    order_id = sell(hl, ("p1", 2))
+
+    found = get_orders(hl, f"/{order_id}").json()
+    missing = get_orders(hl, "/nope")
+
+    assert [(i["price"]["_id"], i["qty"]) for i in found["items"]] == [("p1", 2)]
+    assert (found["status"], found["paymentStatus"]) == ("completed", "paid")
+    assert missing.status_code == 400
+    assert missing.json()["message"] == "Order not found"
+
+
+def test_listing_errors_are_nestjs_style_messages(hl):
+    response = get_orders(hl, altType="company", limit=500, startAt="yesterday")
+
+    assert response.status_code == 422
+    assert response.json()["message"] == [
+        "altType must be one of the following values: location",
+        "limit must not be greater than 100",
+        "startAt must be a valid ISO 8601 date string",
+    ]
+
+
+def fulfil(hl, order_id, items, headers=HL_HEADERS):
+    body = {
+        "altId": HL_LOCATION,
+        "altType": "location",
+        "trackings": [],
+        "items": items,
+        "notifyCustomer": False,
+    }
+    return requests.post(
+        f"{hl.url}/payments/orders/{order_id}/fulfillments", json=body, headers=headers, timeout=5
+    )
+
+
+def test_a_fulfilment_ships_some_units_and_refuses_more_than_are_left(hl):
+    order_id = sell(hl, ("p1", 2))
+
+    partial = fulfil(hl, order_id, [{"priceId": "p1", "qty": 1}])
+    too_many = fulfil(hl, order_id, [{"priceId": "p1", "qty": 2}])
+    malformed = fulfil(hl, order_id, [{"priceId": "p1", "qty": 0}])
+    listed = get_orders(hl, f"/{order_id}/fulfillments").json()
+
+    assert partial.status_code == 200
+    assert partial.json()["data"]["items"][0]["_id"] == "p1"
+    assert (too_many.status_code, too_many.json()["message"]) == (
+        400,
+        "price p1: 2 to fulfil, 1 left",
+    )
+    assert malformed.json()["message"] == ["items.0.qty must be a positive number"]
+    assert [[(i["_id"], i["qty"]) for i in f["items"]] for f in listed["data"]] == [[("p1", 1)]]
+    assert get_orders(hl, f"/{order_id}").json()["fulfillmentStatus"] == "partially_fulfilled"
+
+
+def test_orders_need_the_orders_scope(hl):
+    hl.seed(credentials={"private_token": "pit-stock", "scopes": ["products/prices.write"]})
+    headers = {**HL_HEADERS, "Authorization": "Bearer pit-stock"}
+
+    assert get_orders(hl, headers=headers).status_code == 401
+    assert list_inventory(hl, headers=headers).status_code == 200
+
+
+def test_the_state_shows_orders_subscriptions_and_the_public_keys(hl):
+    order_id = sell(hl, ("p1", 1))
+    hl.control("POST", "webhooks", {"url": "http://127.0.0.1:9/hook"})
+
+    state = hl.state()
+
+    assert list(state["orders"]) == [order_id]
+    assert state["subscriptions"][0]["url"] == "http://127.0.0.1:9/hook"
+    assert state["webhook_public_keys"]["ed25519"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert state["webhook_public_keys"]["rsa"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert hl.control("POST", "reset")["webhook_public_keys"] == state["webhook_public_keys"]
+
+
+def test_a_subscription_to_an_unknown_event_is_a_400(hl):
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["ContactCreate"]}
+
+    response = requests.post(f"{hl.url}/_sandbox/webhooks", json=body, timeout=5)
+
+    assert response.status_code == 400
