@@ -1,14 +1,18 @@
 """Demo channels on the platforms' local sandboxes, for `make run`: one per platform with a
 sandbox and demo data (each platform's demo module: CREDENTIALS, SETTINGS, optional CHANNEL
-rules, remote_ids(variant), seed_items(listings))."""
+rules, remote_ids(variant), seed_items(listings), and subscribe(sandbox_url, hook_url) where
+the platform has no API to register webhooks)."""
 
+import logging
 import time
 
 import requests
 
+from connectors.exceptions import ConnectorError
 from connectors.models import Channel, Listing
 from connectors.platforms import registry
 from connectors.services.actions import channel_push_now
+from connectors.services.inbound import channel_register_webhooks
 from inventory.models import Location, Variant
 
 DEMO_LOCATIONS = ("WH1", "STORE")
@@ -51,8 +55,13 @@ def demo_channels():
         )
 
 
-def seed_sandboxes(timeout=30):
-    """Give each running sandbox its demo channel's items (at 0), then push them all."""
+log = logging.getLogger(__name__)
+
+
+def seed_sandboxes(timeout=30, app_url=None):
+    """Give each running sandbox its demo channel's items (at 0), then push them all; with
+    `app_url` (where the app answers), subscribe each demo channel to its sandbox's
+    webhooks there, so what the sandboxes sell comes back."""
     for platform in demo_platforms():
         channel = Channel.objects.filter(
             name=demo_name(platform), base_url__contains="127.0.0.1"
@@ -64,6 +73,26 @@ def seed_sandboxes(timeout=30):
         items = platform.demo_module().seed_items(listings)
         requests.post(f"{channel.base_url}/_sandbox/seed", json={"items": items}, timeout=10)
         channel_push_now(channel)
+        if app_url:
+            subscribe_demo(channel, platform, app_url)
+
+
+def subscribe_demo(channel, platform, app_url):
+    """Point the demo channel's sandbox webhooks at the app (through the platform's API
+    where it has one; else the sandbox's own control route, as its app settings would)."""
+    if not platform.connector_class().webhooks:
+        return
+    demo = platform.demo_module()
+    try:
+        if hasattr(demo, "subscribe"):
+            url = app_url.rstrip("/") + channel.webhook_path
+            credentials = demo.subscribe(channel.base_url, url)
+            channel.credentials = {**channel.credentials, **credentials}
+            channel.save(update_fields=["credentials"])
+        else:
+            channel_register_webhooks(channel, app_url)
+    except (ConnectorError, requests.RequestException, NotImplementedError) as exc:
+        log.warning("%s: its webhooks could not be subscribed: %s", channel.name, exc)
 
 
 def wait_for_sandbox(url, timeout=30):

@@ -74,15 +74,16 @@ def test_check_deploy_passes_with_debug_off_and_real_settings(tmp_path):
     assert "no issues" in proc.stdout
 
 
-def test_the_scheduler_runs_the_sweeper_the_reconcile_and_the_upload_purge():
+def test_the_scheduler_runs_the_sweepers_the_reconcile_and_the_upload_purge():
     import django_rq
     from rq.cron import CronScheduler
 
     scheduler = CronScheduler(connection=django_rq.get_connection("sync"))
     scheduler.load_config_from_file("config.cron")
     jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"sweep_pending", "reconcile_all", "job_purge"}
+    assert set(jobs) == {"sweep_pending", "sweep_inbound", "reconcile_all", "job_purge"}
     assert jobs["sweep_pending"].interval == 30
+    assert jobs["sweep_inbound"].interval == 30  # deliveries left waiting; polls when due
     assert jobs["job_purge"].queue_name == "imports"
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import django_rq
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rq import SimpleWorker
 
@@ -28,6 +27,7 @@ from connectors.services.reconcile import (
 )
 from inventory.models import Source, StockTransaction
 from inventory.services import StockLine, stock_apply
+from tests.connectors.processes import database_url
 from tests.connectors.sandbox_client import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -512,13 +512,6 @@ def poll(condition, what, timeout=20):
         time.sleep(0.05)
 
 
-def _database_url():
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-
-
 def test_a_worker_process_killed_mid_push_converges_without_double_applying(shop, settings):
     settings.SYNC = {**settings.SYNC, "COALESCE": 0}  # queued at once, for the burst worker
     wh, _, variants, channels = shop
@@ -532,7 +525,7 @@ def test_a_worker_process_killed_mid_push_converges_without_double_applying(shop
     sandbox.fail(timeout_next=1, timeout_seconds=4, paths=[f"/v2/inventories/{product}"])
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "SYNC_CLAIM_TTL": "1",
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
     }

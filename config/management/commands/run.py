@@ -186,7 +186,7 @@ class Command(BaseCommand):
             children = [(name, self._start(cmd, env)) for name, cmd, env in wanted]
             if sandboxes and "load_demo_channels" in get_commands():
                 # The sandboxes start empty: give them the demo channels' items, push them all.
-                seeding = [*manage, "load_demo_channels", "--seed"]
+                seeding = [*manage, "load_demo_channels", "--seed", "--app-url", f"http://{addr}"]
                 children.append(("seeding", self._start(seeding)))
             login = demo_login()
             started = time.monotonic()

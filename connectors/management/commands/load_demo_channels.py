@@ -12,11 +12,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", action="store_true", help="seed the running sandboxes and push every listing"
         )
+        parser.add_argument(
+            "--app-url",
+            help="with --seed: where the app answers (e.g. http://127.0.0.1:8000), to subscribe "
+            "the demo channels to their sandboxes' webhooks",
+        )
 
     def handle(self, *args, **opts):
         if opts["seed"]:
-            seed_sandboxes()
-            self.stdout.write("sandboxes seeded; every demo listing queued for a push")
+            seed_sandboxes(app_url=opts["app_url"])
+            subscribed = "; webhooks subscribed" if opts["app_url"] else ""
+            self.stdout.write(f"sandboxes seeded; every demo listing queued for a push{subscribed}")
             return
         # `make run` creates the channels before Redis is up: every new listing's push would
         # warn that it cannot be queued. Nothing is lost (the listings are pending in the

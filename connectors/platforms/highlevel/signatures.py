@@ -70,8 +70,14 @@ def public_keys(text: str) -> tuple:
 
 
 def _pem(block):
+    """A PEM block, also as pasted into a one-line field (line breaks lost or turned into
+    spaces): its base64 is laid out again in 64-character lines."""
+    match = re.fullmatch(r"(-----BEGIN [A-Z ]+-----)(.*?)(-----END [A-Z ]+-----)", block, re.DOTALL)
+    body = "".join(match.group(2).split())
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    text = "\n".join([match.group(1), *lines, match.group(3)]) + "\n"
     try:
-        return serialization.load_pem_public_key(block.encode())
+        return serialization.load_pem_public_key(text.encode())
     except BROKEN_KEY:
         return None
 

@@ -121,12 +121,26 @@ class UnicommerceConnector(Connector):
             minimum=1,
             help=f"The marketplace's maximum; {DEFAULT_BATCH} by default.",
         ),
+        Setting(
+            "recheck_dispatched_hours",
+            "Check shipped orders every (hours)",
+            required=False,
+            kind="int",
+            minimum=0,
+            help="How often a shipped order is asked for again, to see a return: 72 (Uniware's "
+            "3 days) by default.",
+        ),
         untracked_setting(),
     )
     uses_token = True
     webhooks = False  # the contract has no webhooks: Uniware (we) pulls
     polls_orders = True
     registers_webhooks = False
+
+    @property
+    def _recheck(self):
+        """Seconds between checks of a shipped order (to see a return)."""
+        return self.setting("recheck_dispatched_hours", RECHECK_DISPATCHED // 3600) * 3600
 
     @property
     def capabilities(self):
@@ -269,7 +283,7 @@ class UnicommerceConnector(Connector):
         orders = self._list(run) if run["step"] in LISTED else self._check(tracked, run, now)
         for order in orders:
             _track(tracked, order, run, now)
-        if run["step"] == CHECKING and not _due(tracked, run):
+        if run["step"] == CHECKING and not _due(tracked, run, self._recheck):
             horizon = now - TRACK_DAYS * DAY
             done = {
                 "polled_at": _wire_date(run["started"]),
@@ -303,7 +317,7 @@ class UnicommerceConnector(Connector):
     def _check(self, tracked, run, now):
         """Get Order Status for the next tracked orders due a check."""
         orders = []
-        due = _due(tracked, run)[:CHECKS]
+        due = _due(tracked, run, self._recheck)[:CHECKS]
         for start in range(0, len(due), STATUS_PAGE):
             orders += self._by_id(due[start : start + STATUS_PAGE])
         for order_id in due:  # also those not answered: the pass moves on
@@ -394,10 +408,10 @@ def _track(tracked, order, run, now):
     tracked[order.order_id] = [placed, order.stage, now, run["number"]]
 
 
-def _due(tracked, run):
+def _due(tracked, run, every=RECHECK_DISPATCHED):
     """The tracked orders this pass has still to check, in a stable order: those it has not
-    seen, dispatched ones only once RECHECK_DISPATCHED has passed since their last check."""
-    recheck = run["started"] - RECHECK_DISPATCHED
+    seen, dispatched ones only once `every` seconds have passed since their last check."""
+    recheck = run["started"] - every
     return sorted(
         order_id
         for order_id, (_, stage, checked, seen) in tracked.items()

@@ -20,7 +20,8 @@ class UnicommerceHooks(Hooks):
         # batch_max: smaller than the default 1000 so the split test stays quick (the default
         # has its own test). GET: the contract's secrets test then covers a password sent in
         # a query string; the default POST has its own tests.
-        return {"batch_max": 100, "auth_method": "GET"}
+        # recheck_dispatched_hours 0: a shipped order's return is seen by the next poll.
+        return {"batch_max": 100, "auth_method": "GET", "recheck_dispatched_hours": 0}
 
     def make_items(self, n, quantity=0):
         # Two variants per product, as a marketplace lists sizes of one shirt.

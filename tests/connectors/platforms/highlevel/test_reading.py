@@ -4,8 +4,11 @@
 import json
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from connectors.platforms.highlevel.connector import HighLevelConnector
+from connectors.platforms.highlevel.signatures import public_keys
 from connectors.platforms.inbound import CANCELLED, FULFILLED, OPEN, PENDING, Unreadable
 
 LOCATION = "Z4Bxl8J4SaPEPLq9IQ8g"
@@ -177,3 +180,15 @@ def test_an_event_of_another_location_or_kind_is_a_note():
 def test_what_cannot_be_read_says_why(body, reason):
     with pytest.raises(Unreadable, match=reason):
         CONNECTOR.read_webhook({}, body)
+
+
+@pytest.mark.parametrize("join", ["\n", " ", ""])
+def test_a_public_key_pasted_into_a_one_line_field_still_verifies(join):
+    """The admin's credential fields are one line: a PEM pasted there loses its breaks."""
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    ed25519_keys, rsa_keys = public_keys(pem.replace("\n", join))
+    assert len(ed25519_keys) == 1
+    assert rsa_keys == ()
