@@ -123,6 +123,9 @@ INBOUND = {
     # webhook that never arrived; Unicommerce's only way).
     "POLL_INTERVAL": float(os.environ.get("INBOUND_POLL_INTERVAL", 300)),
     "POLL_PAGES": 20,  # pages one poll takes at most; the next poll goes on from its cursor
+    # How often the scheduler's sweeper looks (config/cron.py): a poll is started when it
+    # would otherwise come later than POLL_INTERVAL after the last.
+    "SWEEP_EVERY": 30,
     # A delivery not processed this long after it arrived is queued again by the sweeper.
     "SWEEP_AFTER": float(os.environ.get("INBOUND_SWEEP_AFTER", 30)),
     "MAX_ATTEMPTS": 10,  # a delivery failing this often stays failed, for staff to look at

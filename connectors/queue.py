@@ -304,7 +304,9 @@ def sweep_inbound(polling):
         connection.delete(INBOUND_FLAG.format(channel_id))
         if request_inbound(channel_id):
             queued.append(channel_id)
-    due = now - timedelta(seconds=conf["POLL_INTERVAL"])
+    # The sweeper comes every SWEEP_EVERY: a poll starts on the last visit before its
+    # interval is up, so no two polls are further apart than POLL_INTERVAL.
+    due = now - timedelta(seconds=max(conf["POLL_INTERVAL"] - conf["SWEEP_EVERY"], 0))
     polled = []
     for channel in Channel.objects.filter(pk__in=polling).exclude(mode=Channel.Mode.PAUSED):
         if channel.last_poll_at is not None and channel.last_poll_at > due:

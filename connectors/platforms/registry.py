@@ -11,6 +11,7 @@ channels, the README's tables, the shared contract and sync tests, the benchmark
 
 import importlib
 import pkgutil
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -65,6 +66,7 @@ class Platform:
 
 _platforms: dict[str, Platform] = {}
 _found = False
+_finding = threading.RLock()  # discovery imports modules, which may ask the registry again
 
 
 def register(platform):
@@ -78,19 +80,25 @@ def register(platform):
 
 
 def _find():
+    """Discover the platforms once. Under a lock, and marked found only when done: a
+    threaded web server's first requests would otherwise see a half-filled registry and
+    answer that a channel's platform is not installed."""
     global _found
     if _found:
         return
-    _found = True
-    for package_name in getattr(settings, "CHANNEL_PLATFORM_PACKAGES", DEFAULT_PACKAGES):
-        package = importlib.import_module(package_name)
-        for info in pkgutil.iter_modules(package.__path__):
-            if not info.ispkg:
-                continue
-            module = importlib.import_module(f"{package_name}.{info.name}")
-            platform = getattr(module, "PLATFORM", None)
-            if isinstance(platform, Platform) and platform.name not in _platforms:
-                register(platform)
+    with _finding:
+        if _found:
+            return
+        for package_name in getattr(settings, "CHANNEL_PLATFORM_PACKAGES", DEFAULT_PACKAGES):
+            package = importlib.import_module(package_name)
+            for info in pkgutil.iter_modules(package.__path__):
+                if not info.ispkg:
+                    continue
+                module = importlib.import_module(f"{package_name}.{info.name}")
+                platform = getattr(module, "PLATFORM", None)
+                if isinstance(platform, Platform) and platform.name not in _platforms:
+                    register(platform)
+        _found = True
 
 
 def platforms():

@@ -85,6 +85,8 @@ def order_apply(channel, order):
     an Applied. Safe to call again with the same or an older view of the order."""
     with transaction.atomic():
         row = _locked_order(channel, order)
+        if _unchanged(row, order):  # a poll sees open orders again and again: nothing to do
+            return Applied(row)
         newer = _newer(row, order)
         if newer:
             row.status, row.stage = order.status[:64], order.stage
@@ -180,6 +182,13 @@ def _locked_order(channel, order):
         row = existing.get()
         row._fresh = False
         return row
+
+
+def _unchanged(row, order):
+    """The order as stored, all of it applied: no line held short or waiting for a listing."""
+    if row._fresh or row.attention or row.seen != _seen(order):
+        return False
+    return not row.lines.filter(state=State.SHORT).exists()
 
 
 def _newer(row, order):

@@ -2,6 +2,7 @@
 quantities, and pacing to the channel's rate (shared between workers through Redis)."""
 
 import email.utils
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -239,3 +240,35 @@ def test_every_module_of_a_platform_package_is_held_to_plain_objects():
         if f.stem != "__init__"
     }
     assert modules - covered == set()
+
+
+def test_the_registry_is_whole_for_threads_that_ask_during_its_discovery(monkeypatch):
+    """A threaded web server's first requests ask for platforms at once: none may see the
+    registry half-filled (it answered "no platform named webflow" to one of 6,000 webhooks)."""
+    everyone = {p.name for p in registry.platforms()}
+    monkeypatch.setattr(registry, "_platforms", {})
+    monkeypatch.setattr(registry, "_found", False)
+    slow_import = registry.importlib.import_module
+
+    def import_module(name, *args):
+        time.sleep(0.01)  # discovery takes a while: other threads ask meanwhile
+        return slow_import(name, *args)
+
+    monkeypatch.setattr(registry.importlib, "import_module", import_module)
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def ask():
+        barrier.wait()
+        try:
+            registry.get("webflow")
+        except LookupError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert set(registry._platforms) == everyone
