@@ -51,6 +51,7 @@ class OrderLine:
     stage: str | None = None
 
     def __post_init__(self):
+        _check_text(self.line_id, self.remote_id, self.remote_parent_id, self.sku)
         _check_quantity(self.quantity, f"line {self.line_id!r}")
         if self.stage is not None and self.stage not in STAGES:
             raise Unreadable(f"line {self.line_id!r}: unknown stage {self.stage!r}")
@@ -69,6 +70,7 @@ class Order:
     updated_at: datetime | None = None
 
     def __post_init__(self):
+        _check_text(self.order_id, self.status)
         if not self.order_id or len(self.order_id) > 128:
             raise Unreadable("an order needs an id of at most 128 characters")
         if self.stage not in STAGES:
@@ -89,6 +91,13 @@ class StockChange:
     remote_parent_id: str = ""
     ours: bool = False
     sale: bool = False  # the platform says this change is a sale (booked from the order)
+
+    def __post_init__(self):
+        _check_text(self.remote_id, self.remote_parent_id)
+        if self.quantity is not None and not (
+            isinstance(self.quantity, int) and abs(self.quantity) <= MAX_QUANTITY * 1000
+        ):
+            raise Unreadable(f"item {self.remote_id!r}: level {self.quantity!r} is out of range")
 
 
 @dataclass(frozen=True)
@@ -161,6 +170,16 @@ def whole(value, what: str) -> int:
     if not isinstance(value, int):
         raise Unreadable(f"{what}: {value!r} is not a quantity")
     return value
+
+
+def _check_text(*values):
+    for value in values:
+        if not isinstance(value, str):
+            raise Unreadable(f"{value!r} is not text")
+        if "\x00" in value:
+            raise Unreadable(f"{value[:40]!r} holds a NUL byte")
+        if len(value) > 255:
+            raise Unreadable(f"{value[:40]!r}... is longer than 255 characters")
 
 
 def _check_quantity(quantity, what):

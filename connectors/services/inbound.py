@@ -73,7 +73,7 @@ class Answer:
 def inbound_receive(token, headers, body):
     """Take in one delivery to the webhook URL with this token; an Answer. `headers`: a
     mapping with lower-case names; `body`: the raw bytes (at most MAX_BODY)."""
-    channel = _channel(token)
+    channel, read_now = _channel(token)
     if channel is None:
         return Answer(404, "no channel has this webhook address")
     try:
@@ -84,6 +84,12 @@ def inbound_receive(token, headers, body):
         return Answer(404, f"{cls.platform} sends no webhooks: its orders are polled")
     secret = str(channel.credentials.get(cls.webhook_secret_field) or "")
     verdict = _verdict(cls, headers, body, secret)
+    if not verdict.valid and not read_now:
+        # A secret changed since this process read the channel (a registration, a form):
+        # read it again before refusing.
+        channel = _channel(token, fresh=True)[0] or channel
+        secret = str(channel.credentials.get(cls.webhook_secret_field) or "")
+        verdict = _verdict(cls, headers, body, secret)
     record = InboundRecord(
         channel=channel,
         headers=_redacted(headers, secret),
@@ -91,34 +97,36 @@ def inbound_receive(token, headers, body):
         signature=InboundRecord.Signature.VALID
         if verdict.valid
         else InboundRecord.Signature.INVALID,
-        verdict=verdict.reason[:255],
+        verdict=_clean(verdict.reason)[:255],
     )
     if not verdict.valid:
         record.body = record.body[:KEPT_REFUSED]  # a forger's megabytes are not worth keeping
-        record.status, record.outcome = Status.REJECTED, "nothing applied: " + verdict.reason
+        record.status, record.outcome = Status.REJECTED, "nothing applied: " + record.verdict
         return _store(cls, record, Answer(401, verdict.reason))
     try:
         event_id, topic = cls.webhook_envelope(headers, body)
     except inbound.Unreadable as exc:
         record.body = record.body[:KEPT_REFUSED]
-        record.status, record.outcome = Status.UNREADABLE, str(exc)[:2000]
-        return _store(cls, record, Answer(400, str(exc)[:500]))
-    record.event_id, record.topic = str(event_id)[:200], str(topic)[:64]
+        record.status, record.outcome = Status.UNREADABLE, _clean(exc)[:2000]
+        return _store(cls, record, Answer(400, _clean(exc)[:500]))
+    record.event_id, record.topic = _clean(event_id)[:200], _clean(topic)[:64]
     return _store(cls, record, Answer(200, "received"), process=True)
 
 
 _known = {}  # webhook token -> (looked up at, channel or None), per process
 
 
-def _channel(token):
-    """The channel with this webhook token, looked up at most every CHANNEL_TTL seconds per
-    process (a delivery then costs one statement, its insert): a channel's new signing
-    secret or deletion is seen within that time."""
+def _channel(token, fresh=False):
+    """(The channel with this webhook token or None, whether it was read just now). It is
+    read at most every CHANNEL_TTL seconds per process (a delivery then costs one statement,
+    its insert): a deletion or new settings are seen within that time, a new signing secret
+    at once (a refused signature reads the channel again)."""
     if not token or len(token) > 64:
-        return None
+        return None, True
     now = time.monotonic()
     known = _known.get(token)
-    if known is None or now - known[0] > CHANNEL_TTL:
+    read_now = fresh or known is None or now - known[0] > CHANNEL_TTL
+    if read_now:
         channel = (
             Channel.objects.filter(webhook_token=token)
             .only("pk", "name", "platform", "credentials", "webhook_token")
@@ -127,7 +135,7 @@ def _channel(token):
         if len(_known) > 10_000:  # tokens guessed at random must not fill the memory
             _known.clear()
         known = _known[token] = (now, channel)
-    return known[1]
+    return known[1], read_now
 
 
 def _mark_event(record):
@@ -184,10 +192,15 @@ def _store(cls, record, answer, process=False):
     return answer
 
 
+def _clean(text):
+    """Text a database column takes: PostgreSQL's refuse NUL bytes (kept visible, escaped)."""
+    return str(text).replace("\x00", "\\x00")
+
+
 def _redacted(headers, secret):
     kept = {}
     for name, value in list(headers.items())[:100]:
-        name, value = str(name)[:100], str(value)[:2000]
+        name, value = _clean(name)[:100], _clean(value)[:2000]
         secret_value = bool(secret) and secret in value
         kept[name] = REDACTED if name.lower() in SECRET_HEADERS or secret_value else value
     return kept
@@ -264,7 +277,7 @@ def _apply_record(channel, connector, record, report):
     try:
         event = connector.read_webhook(headers, record.body.encode("utf-8", "surrogateescape"))
     except inbound.Unreadable as exc:
-        record.status, record.outcome = Status.UNREADABLE, str(exc)[:2000]
+        record.status, record.outcome = Status.UNREADABLE, _clean(exc)[:2000]
         record.save()
         return
     notes, attention, movements, orders = [], [], [], []
@@ -287,7 +300,7 @@ def _apply_record(channel, connector, record, report):
     else:
         record.status = Status.IGNORED
         notes.append(event.note or "nothing in it concerns stock")
-    record.outcome = "\n".join(notes)[:10_000]
+    record.outcome = _clean("\n".join(notes))[:10_000]
     record.save()
     record.orders.add(*orders)
     record.movements.add(*movements)

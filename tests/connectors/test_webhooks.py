@@ -185,3 +185,31 @@ def test_no_delivery_whatever_its_bytes_is_a_500_or_applies_half(
     inbound_process_waiting(channel)
     for record in InboundRecord.objects.filter(status="failed"):
         pytest.fail(f"processing failed: {record.outcome}")
+
+
+def test_a_new_signing_secret_is_used_at_once_by_a_process_that_read_the_old(client, channel):
+    body = json.dumps({**ORDER, "id": "ev-3"}).encode()
+    assert post(client, channel, body, **signed(body)).status_code == 200  # read and kept
+    Channel.objects.filter(pk=channel.pk).update(
+        credentials={"api_key": "k", "webhook_secret": "a-new-secret"}
+    )
+    again = json.dumps({**ORDER, "id": "ev-4"}).encode()
+    response = post(client, channel, again, **signed(again, secret="a-new-secret"))
+    assert response.status_code == 200
+
+
+def test_nul_bytes_in_headers_and_ids_are_kept_escaped_not_a_database_error(client, channel):
+    """PostgreSQL text refuses NUL: a header or a delivery id holding one is stored escaped,
+    an order id holding one is unreadable (never a 503 or a 500)."""
+    body = json.dumps({**ORDER, "id": "ev\x00-5"}).encode()
+    response = post(client, channel, body, HTTP_X_ODD="a\x00b", **signed(body))
+    assert response.status_code == 200
+    record = InboundRecord.objects.get()
+    assert (record.event_id, record.headers["x-odd"]) == ("ev\\x00-5", "a\\x00b")
+    bad = {**ORDER, "id": "ev-6", "order": {**ORDER["order"], "id": "A\x00"}}
+    body = json.dumps(bad).encode()
+    assert post(client, channel, body, **signed(body)).status_code == 200
+    inbound_process_waiting(channel)
+    record = InboundRecord.objects.get(event_id="ev-6")
+    assert record.status == "unreadable"
+    assert "NUL" in record.outcome
