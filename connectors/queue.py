@@ -249,17 +249,19 @@ def inbound_on_commit(channel_id):
 
 
 def request_poll(channel_id, since=None):
-    """Queue a poll of the channel's orders unless one is queued already."""
-    return _request_once(POLL_FLAG, POLL_TASK, channel_id, "poll", since)
+    """Queue a poll of the channel's orders unless one is queued already. On the default
+    queue, like a reconcile: a poll of a large shop reads for a while, and the pushes and
+    deliveries of the sync queue must not wait behind it."""
+    return _request_once(POLL_FLAG, POLL_TASK, channel_id, "poll", since, queue="default")
 
 
-def _request_once(flag, task, channel_id, name, *args):
+def _request_once(flag, task, channel_id, name, *args, queue=QUEUE):
     try:
         connection = redis()
         job_id = f"{name}-{channel_id}-{uuid.uuid4().hex[:12]}"
         if not connection.set(flag.format(channel_id), job_id, nx=True, ex=FLAG_TTL):
             return False
-        django_rq.get_queue(QUEUE).enqueue(
+        django_rq.get_queue(queue).enqueue(
             task, channel_id, *args, job_id=job_id, result_ttl=600, failure_ttl=86400
         )
     except Exception as exc:

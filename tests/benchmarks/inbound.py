@@ -6,8 +6,9 @@ one sandbox until the other channels show it.
                                        [--sales 300] [--rate 10] [--lossy 200]
                                        [--poll-interval 60]
 
-On a fresh database, with the app served by gunicorn (`--web-workers` sync workers), two
-`rqworker sync --with-scheduler` processes, `rqcron config.cron` (the sweeper and the polls),
+On a fresh database, with the app served by gunicorn (`--web-workers` workers of
+`--web-threads` threads), two `rqworker sync --with-scheduler` processes, one `rqworker
+default` (the polls), `rqcron config.cron` (the sweepers),
 and one sandbox process per shipped platform, each with a channel listing one mug. The
 sandboxes' own rate limits and our pacing are off (as in the sync benchmark's first run).
 
@@ -122,7 +123,9 @@ def child(args):
                 started = time.perf_counter()
                 workers = [start(["rqworker", "sync", "--with-scheduler"]) for _ in range(2)]
                 processing(started, InboundRecord.objects.count())
-            procs += [*workers, start(["rqcron", "config.cron"])]
+            # Polls go to the default queue (a poll of a large shop takes a while): a worker
+            # of their own, as the README's processes say a deployment may have.
+            procs += [*workers, start(["rqworker", "default"]), start(["rqcron", "config.cron"])]
             if args.only == "intake":
                 return 0
             wait_settled(timeout=300)

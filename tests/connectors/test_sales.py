@@ -59,10 +59,11 @@ def quiet_queue(settings):
     for pattern in ("inventory:sync-queued:*", "inventory:inbound-queued:*", "inventory:poll-*"):
         for key in redis.scan_iter(pattern):
             redis.delete(key)
-    sync = django_rq.get_queue("sync")
-    sync.empty()
-    for job_id in sync.scheduled_job_registry.get_job_ids():
-        sync.scheduled_job_registry.remove(job_id, delete_job=True)
+    for name in ("sync", "default"):  # pushes and deliveries; polls
+        jobs = django_rq.get_queue(name)
+        jobs.empty()
+        for job_id in jobs.scheduled_job_registry.get_job_ids():
+            jobs.scheduled_job_registry.remove(job_id, delete_job=True)
 
 
 @pytest.fixture
@@ -121,8 +122,9 @@ def _drop_scheduled():
 
 
 def drain(timeout=30, until=None):
-    """Run a real worker (burst) until nothing is pending or waiting and `until()` holds."""
-    worker = django_rq.get_worker("sync", worker_class=SimpleWorker)
+    """Run a real worker (burst, on the sync and default queues) until nothing is pending or
+    waiting and `until()` holds."""
+    worker = django_rq.get_worker("sync", "default", worker_class=SimpleWorker)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         worker.work(burst=True, with_scheduler=True)
