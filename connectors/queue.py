@@ -132,15 +132,19 @@ def burst_rate(channel_id):
 _wanted = threading.local()
 
 
-def request_on_commit(channel_ids):
+def request_on_commit(channel_ids, *, at_once=False):
     """Ask, once the transaction commits, for one push per channel however many listings or
     changes asked within it (an import of 10,000 rows queues one job per channel). Every
     call registers a callback, so a rolled-back transaction loses nobody's request: the
-    first callback to run takes all the ids gathered, the others find nothing left."""
+    first callback to run takes all the ids gathered, the others find nothing left.
+    `at_once`: no coalescing wait (a sale: each second the other channels still show the
+    sold unit is a second they may sell it again)."""
     wanted = getattr(_wanted, "ids", None)
     if wanted is None:
         wanted = _wanted.ids = set()
+        _wanted.at_once = False
     wanted.update(channel_ids)
+    _wanted.at_once = _wanted.at_once or at_once
     transaction.on_commit(_flush, robust=True)
 
 
@@ -149,7 +153,8 @@ def _flush():
     if channel_ids:
         # A short wait lets a burst of changes gather into full batches; later changes find
         # the push already queued, and the worker reads the latest stock when it runs.
-        request_sync(sorted(channel_ids), delay=settings.SYNC["COALESCE"] or None, tally=True)
+        delay = None if getattr(_wanted, "at_once", False) else settings.SYNC["COALESCE"] or None
+        request_sync(sorted(channel_ids), delay=delay, tally=True)
 
 
 def sync_on_commit(channel_id):

@@ -7,6 +7,7 @@ from django.dispatch import receiver
 from connectors import listing_state, queue
 from connectors.models import Channel, Listing
 from connectors.services.actions import channel_push_now
+from inventory.models import Source
 from inventory.signals import selling_rules_changed, stock_changed
 
 
@@ -16,7 +17,9 @@ def mark_pending(sender, movement, variant_ids, location_ids, **kwargs):
     every listing of a changed variant on a channel selling a changed location is pending."""
     channel_ids = listing_state.stock_changed(variant_ids, location_ids)
     if channel_ids:
-        queue.request_on_commit(channel_ids)
+        # A channel's sale is pushed to the others at once; staff and file changes wait a
+        # moment so that a burst goes out in full batches.
+        queue.request_on_commit(channel_ids, at_once=movement.source == Source.CHANNEL)
 
 
 @receiver(selling_rules_changed, dispatch_uid="connectors-selling-rules")

@@ -4,6 +4,7 @@ order the news arrives in (connectors.services.orders), against the real databas
 import threading
 from datetime import UTC, datetime, timedelta
 
+import django_rq
 import pytest
 from django.db import connection
 
@@ -197,3 +198,30 @@ def test_two_workers_taking_in_the_same_order_at_once_apply_it_once(make):
     assert errors == []
     assert level(mug, wh1) == (7, 0)
     assert Movement.objects.filter(source=Source.CHANNEL).count() == 2
+
+
+def test_a_sale_is_pushed_at_once_and_a_staff_change_after_a_moment(
+    shop, settings, django_capture_on_commit_callbacks
+):
+    """Each second the other channels show a sold unit they may sell it again: a channel's
+    sale queues its pushes now; a staff change waits SYNC_COALESCE to gather a burst."""
+    web, mug, wh1, _, _ = shop
+    settings.SYNC = {**settings.SYNC, "COALESCE": 30}
+    redis = django_rq.get_connection("sync")
+    jobs = django_rq.get_queue("sync")
+    for key in redis.scan_iter("inventory:sync-queued:*"):
+        redis.delete(key)
+    jobs.empty()
+    for job_id in jobs.scheduled_job_registry.get_job_ids():
+        jobs.scheduled_job_registry.remove(job_id, delete_job=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_apply(web, order(inbound.OPEN))
+    assert (jobs.count, jobs.scheduled_job_registry.count) == (1, 0)
+    jobs.empty()
+    redis.delete(f"inventory:sync-queued:{web.pk}")
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_apply(
+            lines=[StockLine("increment", 1, variant_id=mug.pk, location_id=wh1.pk)],
+            source=Source.ADMIN,
+        )
+    assert (jobs.count, jobs.scheduled_job_registry.count) == (0, 1)
