@@ -42,6 +42,7 @@ def demo_channels():
                 "credentials": dict(demo.CREDENTIALS),
                 "settings": dict(demo.SETTINGS),
                 "base_url": f"http://127.0.0.1:{platform.port}",
+                "allocation_order": ", ".join(DEMO_LOCATIONS),  # the warehouse first
                 **getattr(demo, "CHANNEL", {}),
             },
         )

@@ -4,7 +4,7 @@ import uuid
 
 NAMESPACE = uuid.UUID("6f1c2a52-5a4e-4f36-9a39-0d7f3c1b9e01")
 CREDENTIALS = {"client_id": "zettle-sandbox-client-id", "api_key": "zettle-sandbox-api-key"}
-SETTINGS = {}
+SETTINGS = {"contact_email": "ops@shop.example"}  # Zettle needs one to subscribe webhooks
 
 
 def remote_ids(variant):
