@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import django_rq
 from django.conf import settings
@@ -210,20 +210,32 @@ def sweep_pending():
     )
     connection = redis()
     queued = []
+    # A push runs for RUN_BUDGET at most (and its last batch a little longer).
+    longest = settings.SYNC["RUN_BUDGET"] + 60
     for channel_id in sorted(channel_ids):
         job_id = connection.get(FLAG.format(channel_id))
-        if job_id and _alive(connection, job_id.decode()):
+        if job_id and _alive(connection, job_id.decode(), longest):
             continue
         if request_sync([channel_id], force=True):
             queued.append(channel_id)
     return queued
 
 
-def _alive(connection, job_id):
+def _alive(connection, job_id, longest=None):
+    """Whether the job is queued, scheduled or running. A job running for longer than
+    `longest` seconds counts as dead: a worker SIGKILLed mid-job leaves it "started" until
+    rq's own clean-up, minutes later, and what it held must not wait that long."""
     try:
-        return Job.fetch(job_id, connection=connection).get_status() in ALIVE
+        job = Job.fetch(job_id, connection=connection)
+        status = job.get_status()
     except Exception:  # no such job any more
         return False
+    if status == JobStatus.STARTED and longest is not None and job.started_at is not None:
+        started = (
+            job.started_at.replace(tzinfo=UTC) if job.started_at.tzinfo is None else job.started_at
+        )
+        return (datetime.now(UTC) - started).total_seconds() <= longest
+    return status in ALIVE
 
 
 def queue_depth():
@@ -306,7 +318,9 @@ def sweep_inbound(polling):
     queued = []
     for channel_id in sorted(set(waiting.values_list("channel_id", flat=True).distinct())):
         job_id = connection.get(INBOUND_FLAG.format(channel_id))
-        if job_id and _alive(connection, job_id.decode()):
+        # Applying deliveries twice at once is safe (each is locked, each step keyed): one
+        # running longer than the sweeper's wait is given company rather than trusted.
+        if job_id and _alive(connection, job_id.decode(), conf["SWEEP_AFTER"]):
             continue
         connection.delete(INBOUND_FLAG.format(channel_id))
         if request_inbound(channel_id):
@@ -319,7 +333,7 @@ def sweep_inbound(polling):
         if channel.last_poll_at is not None and channel.last_poll_at > due:
             continue
         job_id = connection.get(POLL_FLAG.format(channel.pk))
-        if job_id and _alive(connection, job_id.decode()):
+        if job_id and _alive(connection, job_id.decode(), conf["POLL_INTERVAL"]):
             continue
         connection.delete(POLL_FLAG.format(channel.pk))
         if request_poll(channel.pk):

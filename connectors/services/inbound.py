@@ -251,8 +251,8 @@ def inbound_process(channel, connector, record_id, report=None):
     report = report or Processed()
     try:
         with transaction.atomic():
-            record = (
-                InboundRecord.objects.select_for_update()
+            record = (  # another worker on the same channel's deliveries skips this one
+                InboundRecord.objects.select_for_update(skip_locked=True)
                 .filter(pk=record_id, status__in=WAITING)
                 .first()
             )

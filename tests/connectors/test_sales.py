@@ -2,10 +2,6 @@
 sandboxes deliver their webhooks to the app served by a live server), through a real Redis
 and real rq workers, and every other channel then shows the new quantity."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,7 +26,6 @@ from connectors.platforms.sandbox.serve import sandboxed, start_sandbox
 from connectors.services.inbound import channel_register_webhooks
 from inventory.models import Movement, Source, StockLevel
 from inventory.services import StockLine, stock_apply
-from tests.connectors.processes import database_url
 from tests.connectors.sandbox_client import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -453,58 +448,3 @@ def test_an_absolute_push_takes_in_waiting_deliveries_before_it_writes(shop, mon
     assert 10 not in sent, sent
     for name in channels:
         assert shows(channels, name) == 9, name
-
-
-def test_a_worker_killed_while_applying_deliveries_loses_none_and_applies_each_once(shop, settings):
-    """A worker SIGKILLed in the middle of a channel's deliveries: those it applied are
-    applied (each in its own transaction), the rest wait; the sweeper queues them again and
-    every sale is in the ledger once."""
-    (mug, _, wh1, _), channels = shop
-    make_stock = StockLine("increment", 500, variant_id=mug.pk, location_id=wh1.pk)
-    stock_apply(lines=[make_stock], source=Source.ADMIN)
-    drain()
-    sandbox = channels["tally"][1]
-    sandbox.control("POST", "webhook-failures", {"hold": True})
-    sales = 120
-    for _ in range(sales):
-        sell(channels, "tally")
-    sandbox.control("POST", "webhook-failures", {"hold": False})
-    records = InboundRecord.objects.filter(channel__name="tally", topic="order")
-    deadline = time.monotonic() + 60
-    while records.count() < sales:
-        assert time.monotonic() < deadline, f"{records.count()} of {sales} stored"
-        time.sleep(0.05)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "rqworker",
-            "sync",
-            "--burst",
-            "--worker-class",
-            "rq.SimpleWorker",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not records.filter(status="processed").exists():
-        assert time.monotonic() < deadline, "the worker applied nothing"
-        assert worker.poll() is None, "the worker ended before it applied anything"
-        time.sleep(0.01)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(timeout=10)
-    done = records.filter(status="processed").count()
-    assert 0 < done < sales  # killed part-way
-    drain(until=lambda: records.filter(status="processed").count() == sales)
-    assert ChannelOrder.objects.filter(channel__name="tally").count() == sales
-    allocations = Movement.objects.filter(source=Source.CHANNEL, reason__endswith=": allocate")
-    assert allocations.count() == sales
-    assert level(mug, wh1) == (505, sales)
