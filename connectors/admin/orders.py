@@ -1,7 +1,6 @@
 """Sales coming back, in the admin: the channels' orders with their lines, deliveries and
 movements, and every delivery as it arrived (read-only, like push records)."""
 
-import contextlib
 import json
 
 from django.contrib import admin, messages
@@ -9,17 +8,12 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from connectors.admin.records import _pretty
 from connectors.models import ChannelOrder, InboundRecord, OrderLine
 from connectors.services.inbound import inbound_retry
 from connectors.services.orders import order_reapply, order_retry_short
 from inventory.admin.readonly import ReadOnlyMixin
 from inventory.models import Movement
-
-
-def _pretty(text):
-    with contextlib.suppress(TypeError, ValueError):  # not JSON: shown as it came
-        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    return format_html('<pre class="wrap">{}</pre>', text or "—")
 
 
 def _link(name, pk, text):
