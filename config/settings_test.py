@@ -26,6 +26,9 @@ if not os.environ.get("DATABASE_URL"):
     DATABASES = {"default": sqlite_database(VAR_DIR / f"test-{_run}.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_run}"}
+    # The live server answers each request in a new thread: a connection kept for reuse
+    # outlives its thread and keeps the test database from being dropped at the end.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False

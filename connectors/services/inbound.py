@@ -35,9 +35,8 @@ from connectors.platforms import inbound, registry
 from connectors.quantities import targets_for
 from connectors.services.channel_io import channel_connector, store_exchanges
 from connectors.services.orders import order_apply
+from connectors.services.reconcile import channel_count
 from inventory.exceptions import InventoryError
-from inventory.models import Source, StockLevel
-from inventory.services import StockLine, stock_apply
 
 log = logging.getLogger(__name__)
 
@@ -345,35 +344,16 @@ def stock_change_apply(channel, change):
 def _accept(channel, listing, quantity, target):
     """The channel's number, taken as a count where it holds most of the variant."""
     name = f"{listing.variant.sku} shows {_shown(quantity)}"
-    if quantity is None or target is None:
-        return f"{name}: unlimited cannot be counted; ours is kept", None
-    locations = list(channel.locations.values_list("pk", flat=True))
-    if not locations:
-        return f"{name}: the channel sells no location to count it at", None
-    level = (
-        StockLevel.objects.filter(variant_id=listing.variant_id, location_id__in=locations)
-        .order_by("-on_hand", "location__code")
-        .first()
-    )
-    location_id = level.location_id if level else min(locations)
-    on_hand = level.on_hand if level else 0
     try:
-        result = stock_apply(
-            lines=[
-                StockLine(
-                    "count",
-                    max(on_hand + quantity - target, 0),
-                    variant_id=listing.variant_id,
-                    location_id=location_id,
-                    expected=on_hand,
-                )
-            ],
-            source=Source.CHANNEL,
+        result = channel_count(
+            listing,
+            quantity,
+            target,
             reason=f"{channel.name} changed {listing.variant.sku} to {quantity} on its side",
             reference=f"{channel.name} stock change",
         )
     except InventoryError as exc:
-        return f"{name}: not counted ({exc})", None
+        return f"{name}: not counted ({exc}); ours is kept", None
     return f"{name}, should show {target}: accepted as a count", result.movement
 
 

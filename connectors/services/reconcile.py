@@ -63,13 +63,30 @@ def drift_push_ours(drift, user=None):
 
 
 def drift_accept(drift, user=None):
-    """Take the channel's quantity as a count: the variant's on hand at the channel's
-    location holding most of it moves by the difference (a ledger entry, source "channel")."""
+    """Take the channel's quantity as a count (see channel_count)."""
     listing = drift.listing
-    if drift.channel_quantity is None or drift.target is None:
+    with transaction.atomic():
+        result = channel_count(
+            listing,
+            drift.channel_quantity,
+            drift.target,
+            reason=f"Accepted {listing.channel.name}'s quantity {drift.channel_quantity}",
+            reference=f"drift #{drift.pk}",
+            user=user,
+        )
+        drift.movement_id = result.movement.pk if result.movement else None
+        _resolve(drift, Drift.Resolution.ACCEPTED, user)
+
+
+def channel_count(listing, quantity, target, *, reason, reference, user=None):
+    """The channel shows `quantity` where it should show `target`: the difference is taken
+    as a count (a ledger entry, source "channel") of the variant's on hand at the channel's
+    location holding most of it. Raises InventoryError where it cannot be counted."""
+    if quantity is None or target is None:
         raise InventoryError("an unlimited quantity cannot be taken as a count")
-    difference = drift.channel_quantity - drift.target
     locations = list(listing.channel.locations.values_list("pk", flat=True))
+    if not locations:
+        raise InventoryError("the channel sells from no location to count it at")
     level = (
         StockLevel.objects.filter(variant_id=listing.variant_id, location_id__in=locations)
         .order_by("-on_hand", "location__code")
@@ -77,24 +94,21 @@ def drift_accept(drift, user=None):
     )
     location_id = level.location_id if level else min(locations)
     on_hand = level.on_hand if level else 0
-    with transaction.atomic():
-        result = stock_apply(
-            lines=[
-                StockLine(
-                    action="count",
-                    quantity=max(on_hand + difference, 0),
-                    variant_id=listing.variant_id,
-                    location_id=location_id,
-                    expected=on_hand,
-                )
-            ],
-            source=Source.CHANNEL,
-            reason=f"Accepted {listing.channel.name}'s quantity {drift.channel_quantity}",
-            reference=f"drift #{drift.pk}",
-            user=user,
-        )
-        drift.movement_id = result.movement.pk if result.movement else None
-        _resolve(drift, Drift.Resolution.ACCEPTED, user)
+    return stock_apply(
+        lines=[
+            StockLine(
+                action="count",
+                quantity=max(on_hand + quantity - target, 0),
+                variant_id=listing.variant_id,
+                location_id=location_id,
+                expected=on_hand,
+            )
+        ],
+        source=Source.CHANNEL,
+        reason=reason,
+        reference=reference,
+        user=user,
+    )
 
 
 def drift_ignore(drift, user=None):

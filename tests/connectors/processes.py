@@ -1,6 +1,13 @@
 """What tests that start their own worker processes share."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def database_url():
@@ -9,3 +16,22 @@ def database_url():
     if connection.vendor == "sqlite":
         return f"sqlite:///{s['NAME']}"
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+def start_worker(*queues, log=subprocess.DEVNULL, **environ):
+    """A real `manage.py rqworker` (burst, one process: SimpleWorker) on the test database,
+    for a test to SIGKILL; `environ` adds to its environment."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        **environ,
+    }
+    command = [sys.executable, "manage.py", "rqworker", *queues, "--burst"]
+    return subprocess.Popen(
+        [*command, "--worker-class", "rq.SimpleWorker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )

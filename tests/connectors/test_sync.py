@@ -1,13 +1,9 @@
 """End to end: committed stock changes reach every channel through a real Redis, a real
 rq worker and the sandboxes over HTTP, with nothing lost on the way."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import django_rq
 import pytest
@@ -27,7 +23,7 @@ from connectors.services.reconcile import (
 )
 from inventory.models import Source, StockTransaction
 from inventory.services import StockLine, stock_apply
-from tests.connectors.processes import database_url
+from tests.connectors.processes import start_worker
 from tests.connectors.sandbox_client import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +33,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HOOKS = {p.name: p.hooks() for p in sandboxed() if p.testing}
 N = 3  # variants listed on every channel
 LISTINGS = N * len(HOOKS)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -523,27 +518,7 @@ def test_a_worker_process_killed_mid_push_converges_without_double_applying(shop
     product = channels["elasticpath"][2][0].remote_id
     sandbox.control("DELETE", "requests")
     sandbox.fail(timeout_next=1, timeout_seconds=4, paths=[f"/v2/inventories/{product}"])
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "SYNC_CLAIM_TTL": "1",
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "rqworker",
-            "sync",
-            "--burst",
-            "--worker-class",
-            "rq.SimpleWorker",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = start_worker("sync", SYNC_CLAIM_TTL="1")
     # The channel has taken the transaction (and holds it) once its timeout switch is used.
     poll(lambda: sandbox.control("GET", "failures")["timeout_next"] == 0, "the write to start")
     worker.send_signal(signal.SIGKILL)
