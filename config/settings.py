@@ -103,6 +103,13 @@ SYNC = {
     "BACKOFF_MAX": 300,
     "CIRCUIT_THRESHOLD": 5,  # consecutive failed batches open the circuit
     "CIRCUIT_COOLDOWN": float(os.environ.get("SYNC_CIRCUIT_COOLDOWN", 30)),
+    # Seconds a request to a channel may take to answer before we give up on it.
+    "HTTP_TIMEOUT": float(os.environ.get("SYNC_HTTP_TIMEOUT", 20)),
+    # A write whose answer never came (timeout, dropped connection, killed worker) may still be
+    # applied by the channel this long after it was sent (we give up at 20 s; a platform may
+    # serve it for longer): its listing is not tried again, nor read for a delta, before then
+    # (connectors/listing_state.py).
+    "IN_FLIGHT_WINDOW": float(os.environ.get("SYNC_IN_FLIGHT_WINDOW", 90)),
     "PROBE_SIZE": 1,  # listings a half-open circuit tries first
     "SWEEP_AFTER": float(os.environ.get("SYNC_SWEEP_AFTER", 30)),  # pending this long: re-queue
     # A stock change's push waits this long, so that a burst goes out in full batches.

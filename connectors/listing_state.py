@@ -24,8 +24,12 @@ admin's actions and the commands all come here; nothing else writes these fields
                        remote ids or variant, new channel   pending
                        settings, rules or locations
     claim              a run takes it                       claimed by/at, claimed_seq
-    keep_claims        before each write request of a run   claimed_at now; says which are
+    keep_claims        now and then during a run            claimed_at now; says which are
                                                             still its own
+    sending            right before each write request      claimed_at now; confirmation
+                                                            forgotten, next try not before
+                                                            the write could still land (see
+                                                            below); says which are its own
     in_step            the channel already shows its target status ok, attempts 0; pending
                                                             cleared if no change since claim
     confirm            the channel took the target          confirmed quantity and time, ok,
@@ -40,8 +44,8 @@ admin's actions and the commands all come here; nothing else writes these fields
                        dropped connection) of its batch,    may have landed); after
                        an answer that left it unknown, a    MAX_ATTEMPTS failed, pending
                        channel that kept moving             cleared; released
-    release            a run gives it back (rate limited,   claim dropped, still pending
-                       paused, not tried)
+    release            a run gives it back (rate limited,   claim dropped, still pending;
+                       paused, not tried)                   `answered`: next try now
     observed           a shadow channel was read            confirmed quantity and time as
                                                             read; pending cleared if unchanged;
                                                             released
@@ -49,6 +53,15 @@ admin's actions and the commands all come here; nothing else writes these fields
 Every transition after `claim` writes only the listings the run still claims: a claim that
 expired (the run was too slow, or dead) may have been taken over by another run, which then
 owns those listings' state, and the engine sends nothing for a listing it no longer claims.
+A write whose answer never came (a timeout, a dropped connection, a worker killed after it
+sent) may still be applied by the channel later: a platform serves a request it took whatever
+happened to us. So `sending` forgets the confirmation and holds the listing's next try until
+the request can no longer land (our read timeout plus SYNC IN_FLIGHT_WINDOW); an answer lifts
+the hold (confirm, reject, retry_later of an answered failure, release(answered=True)). A
+listing whose write went unanswered is therefore never left in step on trust, and is pushed
+again only once the old request is over: an absolute write then has the last word, and a
+read-first (delta, compare-and-set) push reads a level that no old request can still change.
+
 "Pending cleared if unchanged" is the rule that loses nothing: a run clears pending only when
 change_seq still equals the claimed_seq it read when it claimed the listing; a change that
 arrived meanwhile leaves it pending for the next push.
@@ -214,15 +227,32 @@ def keep_claims(worker_id, ids=None):
     return set(mine.filter(pk__in=ids).values_list("pk", flat=True))
 
 
+def sending(ids, worker_id):
+    """This run is about to send writes for `ids`: returns those it still claims, each
+    marked as written with no answer yet (committed before the request goes out, so that a
+    worker killed after sending leaves them unconfirmed and held, never in step on trust)."""
+    ids = list(ids)
+    now = timezone.now()
+    mine = _mine(ids, worker_id)
+    held = now + timedelta(seconds=conf("IN_FLIGHT_WINDOW"))
+    if mine.update(claimed_at=now, confirmed_at=None, next_attempt_at=held) == len(ids):
+        return set(ids)
+    return set(_mine(ids, worker_id).values_list("pk", flat=True))
+
+
 def _mine(ids, worker_id):
     """The listings among `ids` this run still claims: a run writes the state of no other."""
     return Listing.objects.filter(pk__in=list(ids), claimed_by=worker_id)
 
 
-def release(ids, worker_id, *, forget=False):
-    """Give listings back, still pending. `forget`: the channel may show anything now."""
-    forgotten = {"confirmed_at": None} if forget else {}
-    _mine(ids, worker_id).update(claimed_by="", claimed_at=None, **forgotten)
+def release(ids, worker_id, *, forget=False, answered=False):
+    """Give listings back, still pending. `forget`: the channel may show anything now.
+    `answered`: their write was answered (refused, rate limited) or never sent, so nothing
+    of it can land later: they may be tried again at once."""
+    changes = {"confirmed_at": None} if forget else {}
+    if answered:
+        changes["next_attempt_at"] = None
+    _mine(ids, worker_id).update(claimed_by="", claimed_at=None, **changes)
 
 
 def _clear_pending_if_unchanged(ids, worker_id):
@@ -284,12 +314,14 @@ def reject(refused, worker_id):
         release(refused, worker_id)
 
 
-def retry_later(failures, worker_id):
+def retry_later(failures, worker_id, *, unanswered=False):
     """Not applied, or not known to be: {listing id: why} (a transient failure of their
     batch, an answer that left them unknown, a channel that kept moving). Tried again after
     a backoff; after MAX_ATTEMPTS, given up (failed) until the next change or a push staff
-    ask for. Returns how many gave up."""
+    ask for. `unanswered`: their write got no answer (a timeout, a dropped connection) and
+    may still land: the next try waits IN_FLIGHT_WINDOW at least. Returns how many gave up."""
     now = timezone.now()
+    least = conf("IN_FLIGHT_WINDOW") if unanswered else 0
     give_up = []
     with transaction.atomic():
         for key, attempts in _attempts(failures, worker_id).items():
@@ -297,7 +329,7 @@ def retry_later(failures, worker_id):
             why = failures[key]
             changes = {
                 "attempts": min(tries, 32_000),
-                "next_attempt_at": now + timedelta(seconds=backoff(tries)),
+                "next_attempt_at": now + timedelta(seconds=max(backoff(tries), least)),
                 # The write may have landed before the error (a timeout, a dropped answer):
                 # what the channel shows is unknown until a push is confirmed.
                 "confirmed_at": None,

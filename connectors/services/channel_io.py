@@ -15,6 +15,7 @@ from connectors.exceptions import ConnectorError
 from connectors.models import Channel, PushRecord
 from connectors.platforms import registry
 from connectors.platforms.base import PushItem
+from connectors.platforms.http import TIMEOUT
 from connectors.platforms.pacing import MAX_WAIT, Pacer
 from connectors.quantities import targets_for
 
@@ -41,7 +42,7 @@ def channel_connector(channel, *, max_wait=MAX_WAIT, **kwargs):
         on_auth_change=keep,
         load_auth_state=load,
         pacer=_pacer(channel, max_wait),
-        **kwargs,
+        **{"timeout": (TIMEOUT[0], settings.SYNC["HTTP_TIMEOUT"]), **kwargs},
     )
 
 

@@ -164,14 +164,13 @@ def _process(channel, connector, worker_id, listings, report):
 
     def still_ours(keys):
         """Before each write request: the listings this run still claims (a claim that
-        expired may be another run's now: that run sends them, not this one). No claim of
-        this run can expire within CLAIM_TTL of its last renewal: until half of that has
-        passed, nothing is asked of the database."""
-        if time.monotonic() - kept["at"] < conf("CLAIM_TTL") / 2:
-            return set(keys)
-        kept["at"] = time.monotonic()
-        listing_state.keep_claims(worker_id)
-        return listing_state.keep_claims(worker_id, keys)
+        expired may be another run's now: that run sends them, not this one), marked as
+        sent with no answer yet (listing_state.sending). The rest of the run's claims are
+        renewed each CLAIM_TTL / 2."""
+        if time.monotonic() - kept["at"] >= conf("CLAIM_TTL") / 2:
+            kept["at"] = time.monotonic()
+            listing_state.keep_claims(worker_id)
+        return listing_state.sending(keys, worker_id)
 
     def moved(items):
         """The channel's level moved since it last confirmed it: perhaps a sale we have not
@@ -254,14 +253,16 @@ def _failed(channel, exc, keys, rest, worker_id, report):
     """The batch `keys` failed as a whole; `rest` was never tried. Decide what happens next."""
     with transaction.atomic():
         listing_state.release(rest, worker_id)
-        if isinstance(exc, RateLimited):
-            listing_state.release(keys, worker_id)
+        if isinstance(exc, RateLimited):  # answered (a 429) or held back by our pacing
+            listing_state.release(keys, worker_id, answered=True)
             report.retry_in = exc.retry_after
             if not exc.paced:  # waiting our turn is no error; a 429 is the channel's word
                 channel_note_error(channel, exc)
             return "rate limited"
         if isinstance(exc, TransientError):
-            report.failed += listing_state.retry_later(dict.fromkeys(keys, str(exc)), worker_id)
+            report.failed += listing_state.retry_later(
+                dict.fromkeys(keys, str(exc)), worker_id, unanswered=exc.maybe_applied
+            )
             opened = channel_failed_transiently(
                 channel,
                 threshold=conf("CIRCUIT_THRESHOLD"),
@@ -272,7 +273,7 @@ def _failed(channel, exc, keys, rest, worker_id, report):
             channel_note_error(channel, exc)
             return "transient"
         # Bad credentials or a channel-wide refusal: a person must act; keep everything pending.
-        listing_state.release(keys, worker_id)
+        listing_state.release(keys, worker_id, answered=True)
         reason = "bad credentials" if isinstance(exc, AuthError) else "channel refused"
         if isinstance(exc, ConfigError | ChannelError | AuthError):
             channel_pause_for(channel, f"{reason}: {exc}")

@@ -52,6 +52,7 @@ def quiet_queue(settings):
         "BACKOFF_MAX": 0.2,
         "CLAIM_TTL": 1.0,
         "CIRCUIT_COOLDOWN": 0.5,
+        "IN_FLIGHT_WINDOW": 0.3,
     }
     redis = django_rq.get_connection("sync")
     for key in redis.scan_iter("inventory:sync-queued:*"):
@@ -237,6 +238,71 @@ def test_a_write_whose_answer_was_lost_is_not_taken_as_in_step(shop):
     backed_off(channel)
     sync_channel_run(channel.pk, "run-2")
     assert shows(channels, "webflow")[0] == 10  # sent, though 10 was confirmed once
+
+
+def writes_only(name, items):
+    """Fault switches that hit the channel's writes and not its reads (Elastic Path reads
+    levels with a POST)."""
+    if name == "elasticpath":
+        return {"paths": [f"/v2/inventories/{item.remote_id}/transactions" for item in items]}
+    return {"methods": ["POST", "PUT", "PATCH", "DELETE"]}
+
+
+def listing_of(channel, variant):
+    return Listing.objects.get(channel=channel, variant=variant)
+
+
+@pytest.mark.parametrize("name", list(HOOKS))
+def test_a_write_that_lands_after_we_gave_up_does_not_get_the_last_word(shop, settings, name):
+    """We give up on a write at our timeout; the channel applies it later anyway. The next
+    push of that listing waits until the old request can no longer land (IN_FLIGHT_WINDOW),
+    so the newest number is the one the channel ends with, and what it confirms is true."""
+    settings.SYNC = {**settings.SYNC, "HTTP_TIMEOUT": 1, "IN_FLIGHT_WINDOW": 4}
+    wh, _, variants, channels = shop
+    drain()  # every channel shows and has confirmed 10
+    channel, sandbox, items = channels[name]
+    sandbox.fail(timeout_next=1, timeout_seconds=2.5, **writes_only(name, items))
+    change(variants[0], wh, "increment", 3)
+    sync_channel_run(channel.pk, "run-1")  # the write of 13 times out for us...
+    gave_up = timezone.now()
+    change(variants[0], wh, "decrement", 3)  # ...and the target is back at 10
+    # Past the ordinary backoff (BACKOFF_MAX 0.2 s here), before the late write lands:
+    poll(lambda: timezone.now() > gave_up + timedelta(seconds=0.5), "the backoff's end")
+    assert shows(channels, name)[0] == 10
+    assert sync_channel_run(channel.pk, "run-2").pushed == 0  # held: 13 may still land
+    poll(lambda: shows(channels, name)[0] == 13, "the late write to land")
+    backed_off(channel)
+    sync_channel_run(channel.pk, "run-3")
+    assert shows(channels, name)[0] == 10
+    listing = listing_of(channel, variants[0])
+    assert (listing.status, listing.confirmed_quantity, listing.pending_since) == ("ok", 10, None)
+
+
+@pytest.mark.parametrize("name", list(HOOKS))
+def test_a_worker_killed_after_sending_leaves_the_listing_unconfirmed(shop, settings, name):
+    """SIGKILL while the write is on its way (the channel applies it after we died): the
+    listing must not end "in step" on its old confirmation when the target comes back to
+    it, and no read-first push may read the level before the killed write has landed."""
+    settings.SYNC = {**settings.SYNC, "COALESCE": 0, "IN_FLIGHT_WINDOW": 4}
+    wh, _, variants, channels = shop
+    drain()
+    channel, sandbox, items = channels[name]
+    Channel.objects.exclude(pk=channel.pk).update(mode="paused")
+    sandbox.fail(timeout_next=1, timeout_seconds=2, **writes_only(name, items))
+    change(variants[0], wh, "increment", 3)
+    worker = start_worker("sync", SYNC_CLAIM_TTL="1", SYNC_IN_FLIGHT_WINDOW="4")
+    try:
+        poll(lambda: sandbox.control("GET", "failures")["timeout_next"] == 0, "the write")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    change(variants[0], wh, "decrement", 3)  # the target is what was confirmed before
+    poll(lambda: shows(channels, name)[0] == 13, "the killed write to land")
+    backed_off(channel)  # by then its claim (CLAIM_TTL 1 s here) has expired too
+    sync_channel_run(channel.pk, "run-after")
+    assert shows(channels, name)[0] == 10
+    listing = listing_of(channel, variants[0])
+    assert (listing.status, listing.confirmed_quantity, listing.pending_since) == ("ok", 10, None)
 
 
 def test_a_change_keeps_the_backoff_of_a_listing_its_channel_keeps_refusing(shop, settings):
@@ -518,7 +584,8 @@ def test_a_worker_process_killed_mid_push_converges_without_double_applying(shop
     product = channels["elasticpath"][2][0].remote_id
     sandbox.control("DELETE", "requests")
     sandbox.fail(timeout_next=1, timeout_seconds=4, paths=[f"/v2/inventories/{product}"])
-    worker = start_worker("sync", SYNC_CLAIM_TTL="1")
+    # The write may land up to 5 s after it was sent (the sandbox holds it 4 s).
+    worker = start_worker("sync", SYNC_CLAIM_TTL="1", SYNC_IN_FLIGHT_WINDOW="5")
     # The channel has taken the transaction (and holds it) once its timeout switch is used.
     poll(lambda: sandbox.control("GET", "failures")["timeout_next"] == 0, "the write to start")
     worker.send_signal(signal.SIGKILL)

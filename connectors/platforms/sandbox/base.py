@@ -196,7 +196,9 @@ class Sandbox:
         started = time.perf_counter()
         request.get_data(cache=True)  # read it now: a dropped connection still logs the body
         request.reply_headers = {}
-        in_scope = self.failures.applies(request.path, endpoint in self.auth_endpoints)
+        in_scope = self.failures.applies(
+            request.path, endpoint in self.auth_endpoints, request.method
+        )
         with self.lock:
             latency, timeout, fault = self.failures.plan(in_scope)
         if latency:

@@ -14,6 +14,8 @@ Switches (POST /_sandbox/failures merges keys, DELETE restores these defaults):
                            socket is closed with no answer: the "response lost" case
     rate_limits            false turns the platform's own rate limits off (benchmarks)
     paths                  path prefixes the failures apply to; empty means every API path
+    methods                HTTP methods they apply to, e.g. ["POST", "PATCH"] for writes
+                           only; empty means every method
     include_auth           token endpoints are spared unless this is true, so "the next
                            request" means the API call and not the token fetch before it
     seed                   reseeds the RNG behind the rates
@@ -42,6 +44,7 @@ DEFAULTS = {
     "drop_after_apply_next": 0,
     "rate_limits": True,
     "paths": [],
+    "methods": [],
     "include_auth": False,
     "seed": 0,
 }
@@ -99,8 +102,11 @@ class Failures:
         if not ok:
             raise ValueError(f"bad value for {key!r}: {value!r}")
 
-    def applies(self, path: str, is_auth: bool) -> bool:
+    def applies(self, path: str, is_auth: bool, method: str = "GET") -> bool:
         if is_auth and not self.switches["include_auth"]:
+            return False
+        methods = self.switches["methods"]
+        if methods and method not in methods:
             return False
         prefixes = self.switches["paths"]
         return not prefixes or path.startswith(tuple(prefixes))
