@@ -77,7 +77,7 @@ def location_fields(data, partial: bool) -> dict:
     geolocation = attributes.get("geolocation")
     if geolocation is not None:
         if not isinstance(geolocation, dict) or not all(
-            isinstance(geolocation.get(k), int | float) for k in ("lat", "lon")
+            type(geolocation.get(k)) in (int, float) for k in ("lat", "lon")
         ):
             raise validation_error("data.attributes.geolocation must be {lat, lon} numbers")
         fields["geolocation"] = {"lat": geolocation["lat"], "lon": geolocation["lon"]}
