@@ -4,12 +4,11 @@ answers 401. The SDK always sends `Version: v3` and camelCase token fields (chan
 
 import asyncio
 
+import highlevel
 import pytest
+from highlevel.error import GHLError
 
 from connectors.platforms.highlevel.demo import LOCATION
-
-highlevel = pytest.importorskip("highlevel", reason="gohighlevel-api-client is a dev dependency")
-GHLError = pytest.importorskip("highlevel.error").GHLError
 
 PLATFORM = "highlevel"
 CLIENT = {"client_id": "hl-sandbox-client-id", "client_secret": "hl-sandbox-client-secret"}
