@@ -24,6 +24,10 @@ Choices where channels.md marks a gap ([I]):
   "No location found". `set` sets the bucket's total: available = quantity - allocated, and a
   quantity below allocated is the 422 "insufficient stock levels", like a decrement or an
   allocate beyond available or a deallocate beyond allocated.
+- An MLI transaction's `type` may stand in its attributes instead of beside them, and its
+  attributes may repeat the product_id (the JS SDK sends both so); another product_id is a 400.
+- A transaction is read back by its id from the product's latest 1,000 (404 "No transaction
+  found" otherwise).
 - Validation errors answer 400 "Validation Error" with a detail naming the field. Error
   `status` values are strings, as in the current spec.
 - POST /inventories/{id} on a product that already has stock answers 409.
