@@ -1,9 +1,11 @@
 """Elastic Path Composable Commerce > Inventories sandbox (channels.md §4).
 
 Serves POST /oauth/access_token and, under /v2: GET /inventories, POST /inventories/multiple,
-GET/POST/DELETE /inventories/{product_id}, GET/POST /inventories/{product_id}/transactions
-and GET /inventories/locations. The header `EP-Inventories-Multi-Location: true` switches a
-request to the multi-location (MLI) shapes.
+GET/POST/DELETE /inventories/{product_id}, GET/POST /inventories/{product_id}/transactions,
+GET /inventories/{product_id}/transactions/{transaction_id}, and the multi-location calls of
+sandbox_mli.py (POST /inventories, PUT /inventories/{product_id}, the locations' CRUD). The
+header `EP-Inventories-Multi-Location: true` switches a request to the multi-location (MLI)
+shapes.
 
 Default credentials: client_id "ep-sandbox-client-id", client_secret
 "ep-sandbox-client-secret" (grant_type=client_credentials; grant_type=implicit with the
@@ -22,6 +24,10 @@ Choices where channels.md marks a gap ([I]):
   "No location found". `set` sets the bucket's total: available = quantity - allocated, and a
   quantity below allocated is the 422 "insufficient stock levels", like a decrement or an
   allocate beyond available or a deallocate beyond allocated.
+- An MLI transaction's `type` may stand in its attributes instead of beside them, and its
+  attributes may repeat the product_id (the JS SDK sends both so); another product_id is a 400.
+- A transaction is read back by its id from the product's latest 1,000 (404 "No transaction
+  found" otherwise).
 - Validation errors answer 400 "Validation Error" with a detail naming the field. Error
   `status` values are strings, as in the current spec.
 - POST /inventories/{id} on a product that already has stock answers 409.
@@ -39,19 +45,19 @@ the API included, fires stock-transaction.created to the integrations observing 
 and integrations need the client_credentials token (an implicit one is 403).
 """
 
-import math
 import uuid
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
+from connectors.platforms.elasticpath.sandbox_mli import MLI_RULES, MultiLocation, is_mli
 from connectors.platforms.elasticpath.sandbox_orders import (
     AttemptOutbox,
     ep_error,
     order_document,
     validation_error,
 )
-from connectors.platforms.elasticpath.sandbox_selling import Selling
+from connectors.platforms.elasticpath.sandbox_selling import Selling, page_of
 from connectors.platforms.elasticpath.sandbox_stock import (
     StockError,
     Stocks,
@@ -73,15 +79,10 @@ DEFAULT_CREDENTIALS = {
     "client_id": "ep-sandbox-client-id",
     "client_secret": "ep-sandbox-client-secret",
 }
-MLI_HEADER = "EP-Inventories-Multi-Location"
 BASIC_ACTIONS = ("increment", "decrement", "allocate", "deallocate")
 
 
-def is_mli(request) -> bool:
-    return request.headers.get(MLI_HEADER, "").lower() == "true"
-
-
-class ElasticPathSandbox(Selling, Sandbox):
+class ElasticPathSandbox(MultiLocation, Selling, Sandbox):
     platform = "elasticpath"
     # Retries are not documented [gap]: any failure (a non-2xx, or no answer in 10 s, the
     # outbox's timeout) is tried again, four times.
@@ -91,7 +92,7 @@ class ElasticPathSandbox(Selling, Sandbox):
         Rule("/oauth/access_token", endpoint="access_token", methods=["POST"]),
         Rule("/v2/inventories", endpoint="list_stock", methods=["GET"]),
         Rule("/v2/inventories/multiple", endpoint="multiple_stock", methods=["POST"]),
-        Rule("/v2/inventories/locations", endpoint="list_locations", methods=["GET"]),
+        *MLI_RULES,
         Rule("/v2/inventories/<product_id>", endpoint="get_stock", methods=["GET"]),
         Rule("/v2/inventories/<product_id>", endpoint="create_stock", methods=["POST"]),
         Rule("/v2/inventories/<product_id>", endpoint="delete_stock", methods=["DELETE"]),
@@ -99,6 +100,11 @@ class ElasticPathSandbox(Selling, Sandbox):
         Rule(
             "/v2/inventories/<product_id>/transactions",
             endpoint="list_transactions",
+            methods=["GET"],
+        ),
+        Rule(
+            "/v2/inventories/<product_id>/transactions/<transaction_id>",
+            endpoint="get_transaction",
             methods=["GET"],
         ),
         Rule("/v2/orders", endpoint="list_orders", methods=["GET"]),
@@ -194,28 +200,7 @@ class ElasticPathSandbox(Selling, Sandbox):
             stock_json(pid, self.stocks[pid], mli, listed=True)
             for pid in ids[offset : offset + limit]
         ]
-        pages = max(1, math.ceil(len(ids) / limit))
-
-        def link(page_offset: int) -> str:
-            return f"{request.base_url}?page[offset]={page_offset}&page[limit]={limit}"
-
-        meta_page = {
-            "limit": limit,
-            "offset": offset,
-            "current": offset // limit + 1,
-            "total": pages,
-        }
-        return json_response(
-            {
-                "data": data,
-                "links": {
-                    "current": link(offset),
-                    "first": link(0),
-                    "last": link((pages - 1) * limit),
-                },
-                "meta": {"results": {"total": len(ids)}, "page": meta_page},
-            }
-        )
+        return json_response({"data": data, **page_of(request, len(ids), limit, offset)})
 
     def multiple_stock(self, request):
         self.guard(request)
@@ -226,18 +211,6 @@ class ElasticPathSandbox(Selling, Sandbox):
         mli = is_mli(request)
         found = [r["id"] for r in refs if r["id"] in self.stocks]
         return json_response({"data": [stock_json(pid, self.stocks[pid], mli) for pid in found]})
-
-    def list_locations(self, request):
-        self.guard(request)
-        data = [
-            {
-                "id": loc["id"],
-                "type": "inventory_location",
-                "attributes": {"name": loc["name"], "slug": slug},
-            }
-            for slug, loc in self.stocks.locations.items()
-        ]
-        return json_response({"data": data})
 
     def get_stock(self, request, product_id: str):
         self.guard(request)
@@ -267,6 +240,13 @@ class ElasticPathSandbox(Selling, Sandbox):
         self.guard(request)
         return json_response({"data": list(self.find(product_id)["transactions"])})
 
+    def get_transaction(self, request, product_id: str, transaction_id: str):
+        self.guard(request)
+        for transaction in self.find(product_id)["transactions"]:
+            if transaction["id"] == transaction_id:
+                return json_response({"data": transaction})
+        raise Abort(ep_error(404, "Not Found", "No transaction found"))
+
     def transact(self, request, product_id: str):
         self.guard(request, write=True)
         mli = is_mli(request)
@@ -274,11 +254,14 @@ class ElasticPathSandbox(Selling, Sandbox):
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             raise validation_error("data is required")
-        if data.get("type") != "stock-transaction":
-            raise validation_error('data.type must be "stock-transaction"')
         fields = data.get("attributes") if mli else data
         if not isinstance(fields, dict):
             raise validation_error("data.attributes is required")
+        # The JS SDK's MLI calls put the type (and the product id) inside the attributes.
+        if data.get("type", fields.get("type") if mli else None) != "stock-transaction":
+            raise validation_error('data.type must be "stock-transaction"')
+        if mli and fields.get("product_id", product_id) != product_id:
+            raise validation_error("data.attributes.product_id is not the product of the path")
         action, quantity = fields.get("action"), fields.get("quantity")
         actions = (*BASIC_ACTIONS, "set") if mli else BASIC_ACTIONS
         if action not in actions:

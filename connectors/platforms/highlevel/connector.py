@@ -137,7 +137,8 @@ class HighLevelConnector(Connector):
             },
         )
         if response.status_code >= 400:
-            raise AuthError(f"highlevel refused the refresh token ({response.status_code})")
+            reason = self.redactor.text(_token_error(response))  # in case it quotes a secret
+            raise AuthError(f"highlevel refused the refresh token ({response.status_code}{reason})")
         body = response.json()
         self.auth_state["refresh_token"] = body["refresh_token"]
         self.redactor.add(body["refresh_token"])
@@ -341,3 +342,14 @@ class HighLevelConnector(Connector):
         if not isinstance(body, dict):
             self.channel_error(response, f"{what}: the answer is not a JSON object")
         return body
+
+
+def _token_error(response) -> str:
+    """ ": <HighLevel's message>" of a refused token request, where its body has one."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        return ""
+    if isinstance(message, list):
+        message = "; ".join(str(m) for m in message)
+    return f": {message}" if message else ""

@@ -34,10 +34,12 @@ Choices where channels.md marks a gap ([I]):
   productName, case-insensitively; `total` is the match count before paging.
 - POST sets availableQuantity (absolute) and allowOutOfStockPurchases when given, whatever the
   price's trackInventory; negative quantities are stored as sent.
-- /oauth/token errors are RFC 6749 bodies (400 invalid_grant, 401 invalid_client); a refresh
-  token is single use and each use returns a new one. The form's fields may be spelled in
-  snake_case (v2) or camelCase (v3: clientId, grantType, refreshToken, ...), form-encoded or
-  JSON, and the answer is spelled as the request was.
+- /oauth/token errors are HighLevel's {statusCode, message} (400 "Invalid grant: refresh
+  token is invalid", 401 for a wrong client, 422 naming an unknown grant type, in the
+  spelling the request used); a refresh token is single use and each use returns a new one.
+  The form's fields may be spelled in snake_case (v2) or camelCase (v3: clientId, grantType,
+  refreshToken, ...), form-encoded or JSON, and the answer is spelled as the request was
+  (with userId, which the v3 token answer requires).
 - Our POST /products/inventory sends a PriceUpdate for each price it sets, as HighLevel
   presumably does (channels-inbound.md §2.7), with userId null.
 """
@@ -50,7 +52,6 @@ from werkzeug.routing import Rule
 from connectors.platforms.highlevel.sandbox_replies import (
     hl_error,
     now_iso,
-    oauth_error,
     unprocessable,
 )
 from connectors.platforms.highlevel.sandbox_selling import (
@@ -75,6 +76,7 @@ UNSPECIFIED_VERSION = "2023-02-21"
 DEFAULT_LOCATION = "6578278e879ad2646715ba9c"
 READ_SCOPE, WRITE_SCOPE = "products/prices.readonly", "products/prices.write"
 ITEM_FIELDS = ("name", "sku", "product", "productName", "image", "trackInventory")
+GRANTS = "authorization_code, refresh_token, client_credentials"
 DEFAULT_CREDENTIALS = {
     "private_token": "pit-hl-sandbox-token",
     "client_id": "hl-sandbox-client-id",
@@ -276,17 +278,18 @@ class HighLevelSandbox(Selling, Sandbox):
             c["client_id"],
             c["client_secret"],
         ):
-            return oauth_error(401, "invalid_client", "Invalid client credentials")
+            return hl_error(401, "Invalid client: client credentials are invalid")
         grant = form.get("grant_type")
         if grant == "refresh_token":
             if form.get("refresh_token") not in self.refresh_tokens:
-                return oauth_error(400, "invalid_grant", "Invalid refresh token")
+                return hl_error(400, "Invalid grant: refresh token is invalid")
             self.refresh_tokens.discard(form["refresh_token"])
         elif grant == "authorization_code":
             if form.get("code") != c["auth_code"]:
-                return oauth_error(400, "invalid_grant", "Invalid authorization code")
+                return hl_error(400, "Invalid grant: authorization code is invalid")
         elif grant != "client_credentials":
-            return oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r}")
+            field = OAUTH_FIELDS["grant_type"] if camel else "grant_type"
+            return unprocessable([f"{field} must be one of the following values: {GRANTS}"])
         ttl = self.settings["access_token_ttl"]
         token, _ = self.tokens.issue(ttl, "hl-at-", scopes=c["scopes"], kind="oauth")
         refresh = "hl-rt-" + secrets.token_urlsafe(24)

@@ -34,10 +34,6 @@ def hl_error(status: int, message, error: str | None = None):
     return json_response(body, status)
 
 
-def oauth_error(status: int, error: str, description: str):
-    return json_response({"error": error, "error_description": description}, status)
-
-
 def unprocessable(messages: list[str]):
     return hl_error(422, messages, "Unprocessable Entity")
 

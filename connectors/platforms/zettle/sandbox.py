@@ -3,13 +3,14 @@ Purchase hosts (channels-inbound.md §4).
 
 One process serves all four hosts' paths: POST /token (oauth.zettle.com); the inventory
 paths of inventory.izettle.com, v1/v2 under /organizations/{self|org uuid}/ and v3 under
-/v3/; the subscriptions of pusher.izettle.com under /organizations/{self|org}/subscriptions
-(sandbox_pusher); and GET /purchases/v2, GET /purchase/v2/{uuid} of purchase.izettle.com
-(sandbox_sales). Every write is a movement of a positive `change` between the four system
-locations (STORE, SUPPLIER, SOLD, BIN; fixed uuids in sandbox_ledger.LOCATION_UUIDS), and
-each applied request records an InventoryBalanceChanged event per product, carrying the
-request's externalUuid and, in `updated.clientUuid`, the client id of the token that made it
-(GET /_sandbox/state, "events"). Every event goes to the subscriptions that name it.
+/v3/ (its lists paged by a Link header, sandbox_v3); the subscriptions of pusher.izettle.com
+under /organizations/{self|org}/subscriptions (sandbox_pusher); and GET /purchases/v2, GET
+/purchase/v2/{uuid} of purchase.izettle.com (sandbox_sales). Every write is a movement of a
+positive `change` between the four system locations (STORE, SUPPLIER, SOLD, BIN; fixed uuids
+in sandbox_ledger.LOCATION_UUIDS), and each applied request records an
+InventoryBalanceChanged event per product, carrying the request's externalUuid and, in
+`updated.clientUuid`, the client id of the token that made it (GET /_sandbox/state,
+"events"). Every event goes to the subscriptions that name it.
 
 Selling (the control API): POST /_sandbox/orders is a purchase at the till (paid and handed
 over at once; STORE -> SOLD for tracked products; 409 when a tracked variant lacks the
@@ -78,6 +79,7 @@ from connectors.platforms.zettle.sandbox_ledger import (
 )
 from connectors.platforms.zettle.sandbox_pusher import Pusher
 from connectors.platforms.zettle.sandbox_sales import Purchases
+from connectors.platforms.zettle.sandbox_v3 import V3Reads
 
 DEFAULT_CREDENTIALS = {"client_id": "zettle-sandbox-client-id", "api_key": "zettle-sandbox-api-key"}
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -90,7 +92,7 @@ def rule(path: str, endpoint: str, method: str) -> Rule:
     return Rule(path, endpoint=endpoint, methods=[method])
 
 
-class ZettleSandbox(Sandbox):
+class ZettleSandbox(V3Reads, Sandbox):
     platform = "zettle"
     rules = (
         rule("/token", "token", "POST"),
@@ -105,6 +107,7 @@ class ZettleSandbox(Sandbox):
         rule(f"{ORG}/v2/inventory/bulk", "bulk_v2", "POST"),
         rule(f"{ORG}/v2/inventory/bulk/", "bulk_v2", "POST"),  # SwagPayPal's spelling
         rule("/v3/inventories", "inventories_v3", "GET"),
+        rule("/v3/stock/<location>", "stock_at_v3", "GET"),
         rule("/v3/stock/<location>/products/<product>", "stock_v3", "GET"),
         rule("/v3/movements", "movements_v3", "POST"),
         rule(SUBSCRIPTIONS, "list_subscriptions", "GET"),
@@ -224,11 +227,7 @@ class ZettleSandbox(Sandbox):
 
     def balances_at(self, request, org, location):
         self.ledger.location(location)
-        rows = [
-            r
-            for p in sorted(self.ledger.tracked)
-            for r in self.ledger.product_balances(location, p)
-        ]
+        rows = self.ledger.tracked_balances(location)
         body = {
             "locationUuid": location,
             "trackedProducts": sorted(self.ledger.tracked),
@@ -253,22 +252,6 @@ class ZettleSandbox(Sandbox):
         tracked = [p for p in body["productUuids"] if p in self.ledger.tracked]
         rows = [r for p in tracked for r in self.ledger.product_balances(location, p)]
         return json_response({"locationUuid": location, "variants": self.read_rows(rows)})
-
-    def inventories_v3(self, request):
-        return json_response(
-            [
-                {"inventoryUuid": u, "inventoryType": kind, "name": kind.title()}
-                for kind, u in LOCATION_UUIDS.items()
-            ]
-        )
-
-    def stock_v3(self, request, location, product):
-        self.ledger.location(location)
-        self.ledger.require_tracked(product)
-        rows = self.ledger.product_balances(location, product)
-        return json_response(
-            [{k: r[k] for k in ("productUuid", "variantUuid", "balance")} for r in rows]
-        )
 
     def read_rows(self, rows: list[dict]) -> list[dict]:
         if self.settings["balance_strings_in_reads"]:

@@ -155,6 +155,10 @@ class Ledger:
                 rows.append(self.row(location, product, variant, value))
         return rows
 
+    def tracked_balances(self, location: str) -> list[dict]:
+        """The non-zero balances at `location` of every tracked product, by product."""
+        return [r for p in sorted(self.tracked) for r in self.product_balances(location, p)]
+
     def row(self, location: str, product: str, variant: str, value: int) -> dict:
         return {
             "locationUuid": location,

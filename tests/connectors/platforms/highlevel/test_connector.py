@@ -2,7 +2,7 @@
 
 import pytest
 
-from connectors.exceptions import RateLimited
+from connectors.exceptions import AuthError, RateLimited
 from connectors.platforms.base import PushItem
 from connectors.platforms.highlevel.connector import HighLevelConnector
 from connectors.platforms.highlevel.demo import LOCATION
@@ -73,4 +73,23 @@ def test_sales_come_back_by_webhook_and_by_poll_with_the_public_keys_as_a_creden
     assert (key.name, key.required) == ("webhook_public_key", False)
     assert "setting 'Days of orders polled' must be at least 1" in cls.config_problems(
         {"token": "t"}, {"location_id": LOCATION, "order_window_days": "0"}
+    )
+
+
+def test_a_refused_refresh_token_says_why(running_highlevel):
+    connector = HighLevelConnector(
+        base_url=running_highlevel.url,
+        credentials={
+            "client_id": "hl-sandbox-client-id",
+            "client_secret": "hl-sandbox-client-secret",
+            "refresh_token": "spent-long-ago",
+        },
+        settings={"location_id": LOCATION},
+    )
+
+    with pytest.raises(AuthError) as refused:
+        connector.obtain_token()
+
+    assert str(refused.value) == (
+        "highlevel refused the refresh token (400: Invalid grant: refresh token is invalid)"
     )

@@ -2,6 +2,8 @@
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connectors.platforms.highlevel.demo import LOCATION as HL_LOCATION
 from connectors.platforms.highlevel.testing import HighLevelHooks
@@ -222,7 +224,10 @@ def test_oauth_refresh_rotates_the_refresh_token(hl):
     assert token["token_type"] == "Bearer"
     assert token["expires_in"] == 86_399
     assert reused.status_code == 400
-    assert reused.json()["error"] == "invalid_grant"
+    assert reused.json() == {
+        "statusCode": 400,
+        "message": "Invalid grant: refresh token is invalid",
+    }
     assert rotated.status_code == 200
     bearer = {**HL_HEADERS, "Authorization": f"Bearer {token['access_token']}"}
     assert list_inventory(hl, headers=bearer).status_code == 200
@@ -234,7 +239,8 @@ def test_oauth_refuses_a_wrong_client_secret(hl):
     response = requests.post(f"{hl.url}/oauth/token", data=form, timeout=5)
 
     assert response.status_code == 401
-    assert response.json()["error"] == "invalid_client"
+    assert response.json()["statusCode"] == 401
+    assert "client credentials are invalid" in response.json()["message"]
 
 
 def test_expired_access_tokens_answer_401(hl):
@@ -402,3 +408,42 @@ def test_a_subscription_to_an_unknown_event_is_a_400(hl):
     response = requests.post(f"{hl.url}/_sandbox/webhooks", json=body, timeout=5)
 
     assert response.status_code == 400
+
+
+TOKEN_FIELD_VALUES = {
+    "client_id": st.sampled_from(["hl-sandbox-client-id", "other", ""]),
+    "client_secret": st.sampled_from(["hl-sandbox-client-secret", "wrong"]),
+    "grant_type": st.sampled_from(["refresh_token", "authorization_code", "client_credentials"])
+    | st.text(max_size=8),
+    "refresh_token": st.sampled_from(["hl-sandbox-refresh-token", "spent"]),
+    "code": st.sampled_from(["hl-sandbox-auth-code", "nope"]),
+    "user_type": st.sampled_from(["Location", "Company"]),
+}
+CAMEL = {"client_id": "clientId", "client_secret": "clientSecret", "grant_type": "grantType"}
+CAMEL |= {"refresh_token": "refreshToken", "user_type": "userType"}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    form=st.fixed_dictionaries({}, optional=TOKEN_FIELD_VALUES),
+    camel=st.booleans(),
+    as_json=st.booleans(),
+)
+def test_any_token_request_gets_a_token_or_highlevels_error(hl, form, camel, as_json):
+    hl.control("POST", "reset")
+    if camel:
+        form = {CAMEL.get(k, k): v for k, v in form.items()}
+    sent = {"json": form} if as_json else {"data": form}
+
+    response = requests.post(f"{hl.url}/oauth/token", timeout=5, **sent)
+
+    body = response.json()
+    if response.status_code == 200:
+        assert body["userId"]
+        assert ("accessToken" in body) == camel
+    else:
+        assert response.status_code in (400, 401, 422)
+        assert body["statusCode"] == response.status_code
+        assert body["message"]
