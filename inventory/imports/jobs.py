@@ -161,10 +161,11 @@ def _record(job, stage, result):
         _finish(
             job.pk, status, summary=summary, changes=_changes(result), previewed=result.previewed
         )
-    elif result.refused:  # nothing applied; the preview no longer holds
-        _finish(
-            job.pk, Status.STALE if result.stale else Status.REFUSED, summary=summary, changes={}
-        )
+    elif result.refused:
+        # Nothing applied. A stock file refused after its check was refused for what changed
+        # since (its levels, their allocations): a fresh check shows what it would do now.
+        stale = result.stale or job.previewed is not None
+        _finish(job.pk, Status.STALE if stale else Status.REFUSED, summary=summary, changes={})
     elif result.already_applied and result.movement is None:
         # Applied meanwhile by another upload or run of the same file: say so where the person
         # confirms, and let them apply it again on purpose.

@@ -308,6 +308,31 @@ def test_an_adjustment_previewed_at_one_level_is_not_applied_at_another(client, 
     assert on_hand("TEE-M", "WH1") == 9
 
 
+def test_an_allocation_between_preview_and_confirm_refuses_it_with_a_fresh_preview_offered(
+    client, make, shop
+):
+    from inventory.services import StockLine, stock_apply
+
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "-3"]), mode="adjust", reason="damaged")
+    job = ImportJob.objects.get()
+    stock_apply(  # on hand stays 10; available drops to 1
+        lines=[StockLine(action="allocate", quantity=9, sku="TEE-M", location="WH1")],
+        source=Source.CHANNEL,
+    )
+    confirm(client, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.STALE
+    assert on_hand("TEE-M", "WH1") == 10
+    page = job_page(client, job)
+    assert "Refused now:" in page
+    assert "insufficient stock: available 1, cannot decrement 3" in page
+    assert "Preview again" in page
+    retry(client, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.REFUSED  # the fresh check says why, row by row
+
+
 def test_the_same_file_uploaded_twice_says_it_was_imported_and_applies_again_when_asked(
     client, make, shop
 ):
