@@ -2,8 +2,10 @@
 
 Through the real `import_stock` command and the real resource, on the real database."""
 
+import threading
+
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -190,4 +192,35 @@ def _preview_then_import(mode, start, rows, moves):
             assert on_hand(sku, code) == shown[n][3]
         else:  # unchanged by the import (an adjustment of 0 may sit where stock moved)
             assert on_hand(sku, code) == before[(sku, code)]
+    assert not ledger_mismatches()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_file_imported_by_several_runs_at_once_is_applied_once(tmp_path):
+    """Runs started together, under the file's own name and a copy's: one applies the file,
+    the others say it was applied (PostgreSQL: row locks and the key's unique index; SQLite
+    serialises them)."""
+    data = csv_bytes([*HEADER, "reason"], ["TEE-M", "WH1", "+2", "found"])
+    paths = [write(tmp_path, name, data) for name in ("count.csv", "copy.csv")]
+    outputs = []
+
+    def import_once(path):
+        try:
+            outputs.append(run("import_stock", path, "--mode", "adjust"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=import_once, args=(paths[i % 2],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+
+    assert [error for _, error in outputs] == [None] * 4
+    movement = Movement.objects.get(source=Source.IMPORT)
+    assert on_hand("TEE-M", "WH1") == 12
+    said = sorted("already applied as" in out for out, _ in outputs)
+    assert said == [False, True, True, True]
+    assert all(f"movement #{movement.pk} " in out for out, _ in outputs)
     assert not ledger_mismatches()
