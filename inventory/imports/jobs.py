@@ -149,6 +149,12 @@ def run_stage(job_id, stage):
         log.exception("import #%s failed", job.pk)
         _finish(job.pk, Status.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
+    if stage == IMPORT and result.already_applied and result.movement is None:
+        # Applied meanwhile by another upload or run of the same file, which also made this
+        # check's preview out of date: check it again, so that its page says what it repeats
+        # and what applying it again would do now.
+        run_stage(job.pk, CHECK)
+        return
     _record(job, stage, result)
 
 
@@ -166,10 +172,6 @@ def _record(job, stage, result):
         # since (its levels, their allocations): a fresh check shows what it would do now.
         stale = result.stale or job.previewed is not None
         _finish(job.pk, Status.STALE if stale else Status.REFUSED, summary=summary, changes={})
-    elif result.already_applied and result.movement is None:
-        # Applied meanwhile by another upload or run of the same file: say so where the person
-        # confirms, and let them apply it again on purpose.
-        _finish(job.pk, Status.CHECKED, summary={**job.summary, "earlier": summary["earlier"]})
     else:
         _finish(
             job.pk,

@@ -377,17 +377,18 @@ def test_two_previews_of_one_file_confirmed_one_after_the_other_apply_it_once(cl
     first, second = ImportJob.objects.order_by("pk")
     assert "Already imported" not in job_page(client, second)  # neither was confirmed yet
     confirm(client, first)
-    sell("TEE-M", "WH1", 2)
+    sell("TEE-M", "WH1", 3)
 
     confirm(client, second)
 
     second.refresh_from_db()
     assert second.status == ImportJob.Status.CHECKED
-    assert on_hand("TEE-M", "WH1") == 10
+    assert on_hand("TEE-M", "WH1") == 9
     assert Movement.objects.filter(source=Source.IMPORT).count() == 1
     page = job_page(client, second)
     assert "Already imported:" in page
-    assert "<td>TEE-M</td><td>WH1</td><td>10</td><td>12</td><td>+2</td>" in page  # its preview
+    # Checked again: what applying it again would do now, not what its first check showed.
+    assert "<td>TEE-M</td><td>WH1</td><td>9</td><td>12</td><td>+3</td>" in page
 
 
 def test_a_file_imported_by_the_command_is_known_to_the_admin(client, make, shop, tmp_path):
@@ -457,3 +458,37 @@ def test_a_stock_file_checked_before_previews_were_recorded_must_be_checked_agai
     retry(client, job)
     job.refresh_from_db()
     assert (job.status, job.previewed) == (ImportJob.Status.CHECKED, {"2": 10})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_does_not_apply_a_file_imported_since_its_check(client, make, shop, settings):
+    settings.IMPORT_INLINE_MAX_ROWS = 1
+    django_rq.get_queue("imports").empty()
+    worker = django_rq.get_worker("imports", worker_class=SimpleWorker)
+    login(client, make, "carl", CLERK)
+    data = csv_bytes(HEADER, ["TEE-M", "WH1", "12"], ["CAP", "STORE", "5"])
+    upload(client, data)
+    upload(client, data, name="copy.csv")
+    worker.work(burst=True)
+    first, second = ImportJob.objects.order_by("pk")
+    confirm(client, first)
+    worker.work(burst=True)
+    sell("TEE-M", "WH1", 2)  # 12 -> 10
+
+    confirm(client, second)
+    worker.work(burst=True)
+
+    second.refresh_from_db()
+    assert second.status == ImportJob.Status.CHECKED  # checked again, not applied
+    assert Movement.objects.filter(source=Source.IMPORT).count() == 1
+    page = job_page(client, second)
+    assert "Already imported:" in page
+    assert "<td>TEE-M</td><td>WH1</td><td>10</td><td>12</td><td>+2</td>" in page  # as it is now
+    assert "<td>CAP</td>" not in page
+    assert "Import it again anyway" in page
+    client.post(reverse("admin:inventory_importjob_confirm", args=[second.pk]), {"again": "1"})
+    worker.work(burst=True)
+    second.refresh_from_db()
+    assert second.status == ImportJob.Status.DONE
+    assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "STORE")) == (12, 5)
+    assert Movement.objects.filter(source=Source.IMPORT).count() == 2
