@@ -258,6 +258,7 @@ class ImportJob(models.Model):
         IMPORTING = "importing", "Importing"
         DONE = "done", "Imported"
         REFUSED = "refused", "Refused: nothing applied"
+        STALE = "stale", "Stale: stock moved since the preview, nothing applied"
         FAILED = "failed", "Failed: nothing applied"
 
     resource = models.CharField(
@@ -280,6 +281,16 @@ class ImportJob(models.Model):
     )
     changes = models.JSONField(
         default=dict, blank=True, help_text="What the first rows will do (or did): headers, rows."
+    )
+    previewed = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The on hand each row showed at the check ({row: on hand}): what its import "
+        "expects to replace.",
+    )
+    again = models.BooleanField(
+        default=False,
+        help_text="Applied although the same file was imported before (the person asked).",
     )
     movement = models.ForeignKey(
         Movement, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -181,7 +181,8 @@ class ImportJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("data")  # the files stay in the database
+        # The files and the previews' on hand stay in the database.
+        return super().get_queryset(request).defer("data", "previewed")
 
     @admin.display(description="totals")
     def totals(self, job):
@@ -219,13 +220,16 @@ class ImportJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
             raise PermissionDenied
         summary = job.summary or {}
         has_file = _has_file(job)
+        stale_rows = {row["row"] for row in summary.get("stale", [])}
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": str(job),
             "job": job,
             "summary": summary,
-            "problems": summary.get("problems", []),
+            "problems": [p for p in summary.get("problems", []) if p["row"] not in stale_rows],
+            "stale": summary.get("stale", []),
+            "earlier": summary.get("earlier"),
             "more_problems": max(0, summary.get("errors", 0) - len(summary.get("problems", []))),
             "progress": jobs.job_progress(job),
             "can_run": self.can_run(request, job) and has_file,
@@ -238,18 +242,20 @@ class ImportJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/inventory/importjob/job.html", context)
 
     def confirm_view(self, request, pk):
-        return self._run(request, pk, ImportJob.Status.CHECKED, jobs.IMPORT)
+        """Import what the check showed; "again" applies a file imported before once more."""
+        return self._run(request, pk, [ImportJob.Status.CHECKED], jobs.IMPORT)
 
     def retry_view(self, request, pk):
-        return self._run(request, pk, ImportJob.Status.FAILED, jobs.CHECK)
+        """Check the file again: after a failure, or a fresh preview once stock has moved."""
+        return self._run(request, pk, [ImportJob.Status.FAILED, ImportJob.Status.STALE], jobs.CHECK)
 
-    def _run(self, request, pk, expected_status, stage):
+    def _run(self, request, pk, statuses, stage):
         if request.method != "POST":
             return redirect("admin:inventory_importjob_change", pk)
-        job = get_object_or_404(ImportJob.objects.defer("data"), pk=pk)
+        job = get_object_or_404(ImportJob.objects.defer("data", "previewed"), pk=pk)
         if not self.can_run(request, job):
             raise PermissionDenied
-        if job.status != expected_status:
+        if job.status not in statuses:
             self.message_user(
                 request,
                 f"Nothing to do: this import is {job.get_status_display().lower()}.",
@@ -258,6 +264,9 @@ class ImportJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
         elif not _has_file(job):
             self.message_user(request, DROPPED, messages.WARNING)
         else:
+            if stage == jobs.IMPORT and request.POST.get("again") and not job.again:
+                ImportJob.objects.filter(pk=job.pk).update(again=True)
+                job.again = True
             _start(request, job, stage)
         return redirect("admin:inventory_importjob_change", pk)
 

@@ -73,6 +73,13 @@ class SheetResult(Result):
         self.rows_read = 0
         self.movement = None
         self.notes = []
+        # A stock file's check: {row number (str): the on hand it showed}, the compare-and-set
+        # values of its import. None where the resource records no preview.
+        self.previewed = None
+        # Rows refused at import because their level moved since the preview.
+        self.stale = []
+        # The movement that applied the same file before (a stock file's idempotency key).
+        self.earlier = None
 
     def add_problem(self, problem, recorded=False):
         """Keep a problem; `recorded`: the library already holds it as an error."""
@@ -92,6 +99,12 @@ class SheetResult(Result):
     @property
     def refused(self):
         return bool(self.problem_count)
+
+    @property
+    def already_applied(self):
+        """Whether this run applied nothing because the same file was applied before."""
+        earlier = self.earlier
+        return earlier is not None and (self.movement is None or self.movement.pk == earlier.pk)
 
     def has_errors(self):
         # A refused row refuses the file: the library then rolls the import back, and its
@@ -120,6 +133,8 @@ class SheetResult(Result):
             "problems": [p.as_dict() for p in self.problems],
             "movement": self.movement.pk if self.movement is not None else None,
             "notes": list(self.notes),
+            "stale": list(self.stale),
+            "earlier": self.earlier.pk if self.earlier is not None else None,
         }
 
 

@@ -4,7 +4,8 @@ import sys
 
 from tqdm import tqdm
 
-from inventory.imports.files import FileProblem, read_table
+from inventory.imports.files import FileProblem
+from inventory.imports.stock import movement_text
 
 STAGES = {"checking": "checking rows", "writing": "writing"}
 
@@ -35,17 +36,16 @@ class ProgressBar:
         self.bar.close()
 
 
-def read_file(path):
-    """The bytes of the file at `path` as a dataset, or a FileProblem that says why not."""
+def read_bytes(path):
+    """The bytes of the file at `path`, or a FileProblem that says why not."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except OSError as exc:
         raise FileProblem(f"Cannot read {path}: {exc.strerror or exc}.") from exc
-    return read_table(data)
 
 
-def summary_lines(result, file_name, dry_run):
+def summary_lines(result, file_name, dry_run, again=False):
     s = result.summary()
     lines = [
         f"{file_name}: {s['read']:,} rows read: {s['created']:,} created, {s['updated']:,} "
@@ -55,7 +55,8 @@ def summary_lines(result, file_name, dry_run):
     if result.problem_count > len(result.problems):
         lines.append(f"... and {result.problem_count - len(result.problems):,} more")
     lines += s["notes"]
-    if result.movement is not None:
+    lines += _earlier_lines(result, dry_run, again)
+    if result.movement is not None and not result.already_applied:
         lines.append(
             f"movement #{result.movement.pk} (source import, reference {file_name!r}); undo it "
             f"with: python manage.py reverse_movement {result.movement.pk}"
@@ -63,3 +64,24 @@ def summary_lines(result, file_name, dry_run):
     if dry_run and not result.refused:
         lines.append("dry run: nothing was applied")
     return lines
+
+
+def _earlier_lines(result, dry_run, again):
+    """What an earlier application of the same stock file means for this run."""
+    if result.earlier is None:
+        return []
+    earlier = movement_text(result.earlier)
+    if again and not dry_run:
+        done = "applied again" if result.movement is not None else "applied again, changing nothing"
+        return [f"{done}: this file was applied before as {earlier}"]
+    if dry_run:
+        then = (
+            "--again applies it a second time"
+            if again
+            else "importing it applies nothing unless --again"
+        )
+        return [f"already applied as {earlier}: {then}"]
+    return [
+        f"already applied as {earlier}: nothing was applied; to apply it again anyway, run "
+        "with --again"
+    ]

@@ -3,7 +3,9 @@ confirms, its import. A file of up to IMPORT_INLINE_MAX_ROWS rows runs in the re
 larger one in an rqworker of the "imports" queue, reporting its progress in the RQ job's meta,
 where the job's page reads it. Both ways run `run_stage`, which takes an id, loads fresh state
 and is safe to run twice: an import already done is not done again, and a stock import passes
-an idempotency key, so even a worker killed after its commit cannot apply a file twice.
+an idempotency key (its file's, or the job's own when the person imports a file again), so even
+a worker killed after its commit cannot apply a file twice. A stock import expects the on hand
+its check showed, row by row: it applies what the person saw, or nothing (STALE).
 """
 
 import contextlib
@@ -20,6 +22,7 @@ from django.utils.html import strip_tags
 from django.utils.module_loading import import_string
 
 from inventory.imports.files import FileProblem, read_table
+from inventory.imports.stock import movement_text
 from inventory.models import ImportJob
 
 log = logging.getLogger(__name__)
@@ -93,15 +96,16 @@ def job_purge(days=None):
     before = timezone.now() - timedelta(days=days)
     old = ImportJob.objects.filter(created_at__lt=before).exclude(data=b"")
     with transaction.atomic():
-        expired = old.filter(status=Status.CHECKED).update(
+        expired = old.filter(status__in=[Status.CHECKED, Status.STALE]).update(
             status=Status.FAILED,
             data=b"",
+            previewed=None,
             finished_at=timezone.now(),
             error=f"Checked but not confirmed within {days} days; its file was dropped. "
             "Upload the file again to import it.",
         )
         finished = old.filter(status__in=[Status.DONE, Status.REFUSED, Status.FAILED]).update(
-            data=b""
+            data=b"", previewed=None
         )
     return expired + finished
 
@@ -111,21 +115,31 @@ def rq_job_id(job, stage):
 
 
 def run_stage(job_id, stage):
-    """Check (dry run) or import the job's file; record totals, problems and the movement."""
+    """Check (dry run) or import the job's file; record totals, problems and the movement.
+
+    A stock file's import expects the on hand its check showed (a row that moved since refuses
+    the file: STALE) and is applied under the file's key, so the same file uploaded again is
+    not applied twice unless the person asked for it (`job.again`, under the job's own key)."""
     job = ImportJob.objects.select_related("user").get(pk=job_id)
     if stage == IMPORT and job.status == Status.DONE:
         return  # already imported: running again does nothing
     ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
     resource = import_string(job.resource)(**job.options)
+    data = bytes(job.data)
+    own_key = resource.file_key(data) if hasattr(resource, "file_key") else None
+    key = f"import-job-{job.pk}" if job.again or own_key is None else own_key
+    extra = {"previewed": job.previewed} if stage == IMPORT and job.previewed is not None else {}
     try:
-        dataset = read_table(bytes(job.data))
+        dataset = read_table(data)
         result = resource.import_data(
             dataset,
             dry_run=stage == CHECK,
             file_name=job.file_name,
             user=job.user,
-            key=f"import-job-{job.pk}",
+            key=key,
+            file_key=own_key,
             progress=_reporter(),
+            **extra,
         )
     except FileProblem as exc:
         problem = {"row": None, "column": "", "value": "", "message": str(exc)}
@@ -135,15 +149,52 @@ def run_stage(job_id, stage):
         log.exception("import #%s failed", job.pk)
         _finish(job.pk, Status.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
-    done = Status.CHECKED if stage == CHECK else Status.DONE
-    status = Status.REFUSED if result.refused else done
-    _finish(
-        job.pk,
-        status,
-        summary=result.summary(),
-        changes=_changes(result),
-        movement=result.movement if stage == IMPORT else None,
-    )
+    if stage == IMPORT and result.already_applied and result.movement is None:
+        # Applied meanwhile by another upload or run of the same file, which also made this
+        # check's preview out of date: check it again, so that its page says what it repeats
+        # and what applying it again would do now.
+        run_stage(job.pk, CHECK)
+        return
+    _record(job, stage, result)
+
+
+def _record(job, stage, result):
+    """The job's status and page after a check or an import that ran to its end."""
+    summary = result.summary()
+    summary["earlier"] = earlier_info(result.earlier, job)
+    if stage == CHECK:
+        status = Status.REFUSED if result.refused else Status.CHECKED
+        _finish(
+            job.pk, status, summary=summary, changes=_changes(result), previewed=result.previewed
+        )
+    elif result.refused:
+        # Nothing applied. A stock file refused after its check was refused for what changed
+        # since (its levels, their allocations): a fresh check shows what it would do now.
+        stale = result.stale or job.previewed is not None
+        _finish(job.pk, Status.STALE if stale else Status.REFUSED, summary=summary, changes={})
+    else:
+        _finish(
+            job.pk,
+            Status.DONE,
+            summary=summary,
+            changes=_changes(result),
+            movement=result.movement,
+            previewed=None,
+        )
+
+
+def earlier_info(movement, job):
+    """What a page says of an earlier application of the same file (None if there was none):
+    its movement and, if it came through the admin, its import."""
+    if movement is None:
+        return None
+    earlier_job = ImportJob.objects.filter(movement=movement).exclude(pk=job.pk).first()
+    return {
+        "movement": movement.pk,
+        "text": movement_text(movement),
+        "import": earlier_job.pk if earlier_job else None,
+        "import_name": str(earlier_job) if earlier_job else "",
+    }
 
 
 def _finish(job_id, status, **fields):

@@ -4,20 +4,29 @@ Columns: sku, location (its code), quantity; optionally expected (the on hand th
 a row whose level moved since is refused as stale) and reason; name is for people. Every row
 goes through `stock_apply` in one call: one movement document (source "import", the file's
 name as reference), all of it or nothing, reversible from the admin as a whole.
+
+A check (dry run) records the on hand each row showed (`result.previewed`); an import given
+those (`previewed=`) passes them as the rows' expected on hand, so it applies what the preview
+showed or nothing, naming the rows that moved (`result.stale`). A file is applied under its
+`file_key` (content, mode and location): the same file again is found as `result.earlier`
+and not applied twice, unless the caller applies it again under another key.
 """
 
+import hashlib
+import json
 from collections import Counter
 
 import tablib
 from django.db import transaction
+from django.utils import timezone
 from import_export import fields, resources
 from import_export.results import RowResult
 
 from inventory import exceptions as err
-from inventory.exceptions import StockRefused
-from inventory.imports.base import Column, Problem, SheetResource
+from inventory.exceptions import IdempotencyConflict, StockRefused
+from inventory.imports.base import MAX_PROBLEMS, Column, Problem, SheetResource
 from inventory.imports.cells import CellError, is_blank, text, whole_number
-from inventory.models import Action, Source, StockLevel
+from inventory.models import Action, Movement, Source, StockLevel
 from inventory.selectors import location_ids_by_code, variants_by_sku
 from inventory.services import StockLine, stock_apply
 
@@ -67,11 +76,23 @@ class StockResource(SheetResource):
         # With one location for the whole file, its rows need not name it.
         return [c for c in required if not (c == "location" and self.location)]
 
+    def file_key(self, data):
+        """The idempotency key of the file's bytes imported with this mode and location."""
+        return file_key(data, self.mode, self.location)
+
     # ------------------------------------------------------------------ rows
 
     def import_rows(self, dataset, found, result, *, dry_run, progress, **kwargs):
+        """kwargs: file_name, user; key (stock_apply's); file_key (the file's own, to find an
+        earlier application); previewed (a check's result.previewed, the rows' expected)."""
+        if dry_run:
+            result.previewed = {}
         parsed = self._parse(dataset, found, result, progress)
-        lines, numbers = self._lines(parsed, result)
+        lines, numbers = self._lines(parsed, result, kwargs.get("previewed"))
+        own_key = kwargs.get("file_key")
+        if own_key and (dry_run or kwargs.get("key") != own_key):
+            # A check warns; an import applied again on purpose says what it repeats.
+            result.earlier = Movement.objects.filter(idempotency_key=own_key).first()
         if lines:
             self._apply(lines, numbers, parsed, result, dry_run, progress, **kwargs)
         result.count_unchanged()
@@ -81,6 +102,7 @@ class StockResource(SheetResource):
         progress("writing", 0, len(lines))
         applied = set(numbers)
         reasons = Counter(row[5] for row in parsed if row[5] and row[0] in applied)
+        key = None if (dry_run or result.refused) else kwargs.get("key")
         with transaction.atomic():  # a savepoint: a refused file leaves nothing behind
             try:
                 outcome = stock_apply(
@@ -89,11 +111,16 @@ class StockResource(SheetResource):
                     reason=self._movement_reason(reasons),
                     reference=(kwargs.get("file_name") or "")[:255],
                     user=_user(kwargs.get("user")),
-                    key=None if (dry_run or result.refused) else kwargs.get("key"),
+                    key=key,
                 )
             except StockRefused as exc:
                 outcome = None
-                self._refusals(exc.errors, numbers, parsed, result)
+                self._refusals(exc.errors, lines, numbers, parsed, result, kwargs.get("previewed"))
+            except IdempotencyConflict:
+                # The key was used by another run of this file (another name, reason or
+                # preview): it was applied then, and is not applied again.
+                outcome = None
+                result.earlier = Movement.objects.get(idempotency_key=key)
             if result.refused:
                 transaction.set_rollback(True)
         progress("writing", len(lines), len(lines))
@@ -184,13 +211,17 @@ class StockResource(SheetResource):
             )
         return quantity
 
-    def _lines(self, parsed, result):
-        """StockLines for the rows whose SKU and location exist (ids resolved in memory)."""
+    def _lines(self, parsed, result, previewed=None):
+        """StockLines for the rows whose SKU and location exist (ids resolved in memory); with
+        a preview, each expects the on hand the preview showed."""
         variants = variants_by_sku({row[1] for row in parsed})
         locations = location_ids_by_code({row[2] for row in parsed})
         lines, numbers = [], []
         count = self.mode == COUNT
         for number, sku, code, quantity, expected, _ in parsed:
+            if previewed is not None:
+                # A row with an expected column was checked against it by the preview.
+                expected = previewed.get(str(number), expected)
             variant = variants.get(sku)
             location_id = locations.get(code)
             if variant is None:
@@ -224,8 +255,10 @@ class StockResource(SheetResource):
         # One movement has one reason: name each, with how many rows gave it.
         return "; ".join(f"{r} ({n} rows)" for r, n in reasons.most_common())[:255]
 
-    def _refusals(self, errors, numbers, parsed, result):
+    def _refusals(self, errors, lines, numbers, parsed, result, previewed=None):
         cells = {row[0]: row for row in parsed}
+        if previewed is not None:
+            errors = self._stale(errors, lines, numbers, result)
         for e in errors:
             number = numbers[e.line - 1]
             row = cells[number]
@@ -235,20 +268,63 @@ class StockResource(SheetResource):
             message = e.message[len(prefix) :] if e.message.startswith(prefix) else e.message
             result.add_problem(Problem(number, column, str(value), message))
 
+    def _stale(self, errors, lines, numbers, result):
+        """Record the rows whose level moved since the preview (previewed against now, read
+        again: nothing was applied); return the other errors."""
+        stale = [e for e in errors if e.code == err.STALE]
+        if not stale:
+            return errors
+        pairs = {(lines[e.line - 1].variant_id, lines[e.line - 1].location_id) for e in stale}
+        now = dict.fromkeys(pairs, 0)  # a level created since the preview's own read is new
+        levels = StockLevel.objects.filter(
+            variant_id__in={v for v, _ in pairs}, location_id__in={loc for _, loc in pairs}
+        ).values_list("variant_id", "location_id", "on_hand")
+        for variant_id, location_id, on_hand in levels.iterator(chunk_size=5000):
+            if (variant_id, location_id) in now:
+                now[(variant_id, location_id)] = on_hand
+        for e in stale:
+            line = lines[e.line - 1]
+            current = now[(line.variant_id, line.location_id)]
+            number = numbers[e.line - 1]
+            if len(result.stale) < MAX_PROBLEMS:
+                result.stale.append(
+                    {
+                        "row": number,
+                        "sku": line.sku,
+                        "location": line.location,
+                        "previewed": line.expected,
+                        "now": current,
+                    }
+                )
+            result.add_problem(
+                Problem(
+                    number,
+                    "",
+                    "",
+                    f"{line.sku} at {line.location}: on hand was {line.expected} in the "
+                    f"preview and is {current} now (stock moved since): preview the file again",
+                )
+            )
+        return [e for e in errors if e.code != err.STALE]
+
     def _outcome(self, outcome, lines, numbers, result, applied):
-        """Totals and the first changed rows (a count equal to on hand records nothing)."""
+        """Totals, the first changed rows (a count equal to on hand records nothing) and the
+        on hand each row showed."""
+        if outcome.replayed:  # this very file and payload, applied before under its key
+            result.movement = result.earlier = outcome.movement
+            return
         if applied:
             result.movement = outcome.movement
-        if outcome.replayed:
-            result.notes.append(
-                f"This file was already imported as movement #{outcome.movement.pk}; "
-                "nothing was applied again."
-            )
-            result.totals[RowResult.IMPORT_TYPE_UPDATE] = outcome.movement.line_count
-            return
         changed = {}
         for row in outcome.rows:  # one ledger row per changed line (imports make no moves)
             changed[row[1]] = row
+        if not (applied or result.refused):  # a check: what its import will expect
+            result.previewed = {
+                str(numbers[i]): (
+                    changed[i + 1][8] - changed[i + 1][6] if i + 1 in changed else ln.quantity
+                )
+                for i, ln in enumerate(lines)
+            }
         result.totals[RowResult.IMPORT_TYPE_UPDATE] = len(changed)
         for line in sorted(changed)[:MAX_SHOWN]:
             change, after = changed[line][6], changed[line][8]
@@ -261,6 +337,26 @@ class StockResource(SheetResource):
 
 def _user(user):
     return user if user is not None and getattr(user, "pk", None) else None
+
+
+def file_key(data, mode, location=None):
+    """The idempotency key of a stock file: its bytes, its mode and its one location."""
+    digest = hashlib.sha256(json.dumps([mode, location or ""]).encode())
+    digest.update(b"\0")
+    digest.update(bytes(data))
+    return f"import-file:{digest.hexdigest()}"
+
+
+def movement_text(movement):
+    """An earlier movement as a person reads it: when, which file, who, and if it was undone."""
+    when = timezone.localtime(movement.created_at).strftime("%Y-%m-%d %H:%M %Z")
+    text = f"movement #{movement.pk} ({when}, reference {movement.reference!r}"
+    if movement.user_id:
+        text += f", by {movement.user}"
+    reversal = Movement.objects.filter(reverses=movement).values_list("pk", flat=True).first()
+    if reversal:
+        text += f"; undone by movement #{reversal}"
+    return text + ")"
 
 
 class StockExportResource(resources.ModelResource):

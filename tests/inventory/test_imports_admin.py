@@ -9,6 +9,7 @@ from rq import SimpleWorker
 from config.roles import CLERK, VIEWER, sync_roles
 from inventory.models import ImportJob, Movement, Source, StockLevel, Variant
 from tests.inventory.sheets import csv_bytes
+from tests.inventory.test_imports_once import sell
 
 pytestmark = pytest.mark.django_db
 
@@ -243,3 +244,251 @@ def test_old_uploads_lose_their_files_but_keep_their_results(client, make, shop)
     assert on_hand("CAP", "STORE") == 2  # the expired check was never applied
     assert bytes(recent.data) != b""
     assert recent.status == ImportJob.Status.CHECKED
+
+
+# ---------------------------------------------------------------- what the preview showed, once
+
+
+def retry(client, job):
+    return client.post(reverse("admin:inventory_importjob_retry", args=[job.pk]))
+
+
+def test_stock_moving_between_preview_and_confirm_refuses_the_file_and_names_the_rows(
+    client, make, shop
+):
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"], ["CAP", "STORE", "5"]))
+    job = ImportJob.objects.get()
+    assert "<td>TEE-M</td><td>WH1</td><td>10</td><td>12</td><td>+2</td>" in job_page(client, job)
+    sell("TEE-M", "WH1", 3)  # 10 -> 7 while the preview waits
+
+    confirm(client, job)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.STALE
+    assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "STORE")) == (7, 2)  # nothing applied
+    assert not Movement.objects.filter(source=Source.IMPORT).exists()
+    page = job_page(client, job)
+    assert "Stock moved since the preview: nothing was applied" in page
+    assert "<td>2</td><td>TEE-M</td><td>WH1</td><td>10</td><td>7</td>" in page
+    assert "<td>CAP</td><td>STORE</td>" not in page  # only the row that moved
+    assert "Preview again" in page
+    assert "Confirm import" not in page
+
+    retry(client, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.CHECKED
+    assert "<td>TEE-M</td><td>WH1</td><td>7</td><td>12</td><td>+5</td>" in job_page(client, job)
+    confirm(client, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE
+    assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "STORE")) == (12, 5)
+
+
+def test_a_row_the_preview_showed_unchanged_is_stale_once_its_stock_moves(client, make, shop):
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"], ["CAP", "STORE", "2"]))
+    job = ImportJob.objects.get()
+    sell("CAP", "STORE", -2)  # a return: 2 -> 4; the count of 2 would now remove two caps
+    confirm(client, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.STALE
+    assert "<td>3</td><td>CAP</td><td>STORE</td><td>2</td><td>4</td>" in job_page(client, job)
+    assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "STORE")) == (10, 4)
+
+
+def test_an_adjustment_previewed_at_one_level_is_not_applied_at_another(client, make, shop):
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "+2"]), mode="adjust", reason="found")
+    job = ImportJob.objects.get()
+    sell("TEE-M", "WH1", 1)
+    confirm(client, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.STALE
+    assert on_hand("TEE-M", "WH1") == 9
+
+
+def test_an_allocation_between_preview_and_confirm_refuses_it_with_a_fresh_preview_offered(
+    client, make, shop
+):
+    from inventory.services import StockLine, stock_apply
+
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "-3"]), mode="adjust", reason="damaged")
+    job = ImportJob.objects.get()
+    stock_apply(  # on hand stays 10; available drops to 1
+        lines=[StockLine(action="allocate", quantity=9, sku="TEE-M", location="WH1")],
+        source=Source.CHANNEL,
+    )
+    confirm(client, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.STALE
+    assert on_hand("TEE-M", "WH1") == 10
+    page = job_page(client, job)
+    assert "Refused now:" in page
+    assert "insufficient stock: available 1, cannot decrement 3" in page
+    assert "Preview again" in page
+    retry(client, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.REFUSED  # the fresh check says why, row by row
+
+
+def test_the_same_file_uploaded_twice_says_it_was_imported_and_applies_again_when_asked(
+    client, make, shop
+):
+    login(client, make, "carl", CLERK)
+    data = csv_bytes(HEADER, ["TEE-M", "WH1", "12"])
+    upload(client, data)
+    first = ImportJob.objects.get()
+    confirm(client, first)
+    first.refresh_from_db()
+    sell("TEE-M", "WH1", 4)  # 12 -> 8: the same count again would set it back to 12
+
+    upload(client, data, name="count (1).csv")
+    second = ImportJob.objects.exclude(pk=first.pk).get()
+    assert second.status == ImportJob.Status.CHECKED
+    page = job_page(client, second)
+    assert "Already imported:" in page
+    assert reverse("admin:inventory_importjob_change", args=[first.pk]) in page
+    assert f"Import #{first.pk} (Stock levels (count or adjust): count.csv)" in page
+    assert f"movement #{first.movement_id} (" in page
+    assert "Confirming applies it a second time" in page
+    assert "Confirm import" not in page
+    assert "Import it again anyway" in page
+
+    confirm(client, second)  # without asking for it again: nothing happens
+    second.refresh_from_db()
+    assert second.status == ImportJob.Status.CHECKED
+    assert on_hand("TEE-M", "WH1") == 8
+
+    client.post(reverse("admin:inventory_importjob_confirm", args=[second.pk]), {"again": "1"})
+    second.refresh_from_db()
+    assert (second.status, second.again) == (ImportJob.Status.DONE, True)
+    assert second.movement_id not in (None, first.movement_id)
+    assert on_hand("TEE-M", "WH1") == 12
+    assert "Imported again, as asked" in job_page(client, second)
+
+
+def test_two_previews_of_one_file_confirmed_one_after_the_other_apply_it_once(client, make, shop):
+    login(client, make, "carl", CLERK)
+    data = csv_bytes(HEADER, ["TEE-M", "WH1", "12"])
+    upload(client, data)
+    upload(client, data, name="again.csv")
+    first, second = ImportJob.objects.order_by("pk")
+    assert "Already imported" not in job_page(client, second)  # neither was confirmed yet
+    confirm(client, first)
+    sell("TEE-M", "WH1", 3)
+
+    confirm(client, second)
+
+    second.refresh_from_db()
+    assert second.status == ImportJob.Status.CHECKED
+    assert on_hand("TEE-M", "WH1") == 9
+    assert Movement.objects.filter(source=Source.IMPORT).count() == 1
+    page = job_page(client, second)
+    assert "Already imported:" in page
+    # Checked again: what applying it again would do now, not what its first check showed.
+    assert "<td>TEE-M</td><td>WH1</td><td>9</td><td>12</td><td>+3</td>" in page
+
+
+def test_a_file_imported_by_the_command_is_known_to_the_admin(client, make, shop, tmp_path):
+    from tests.inventory.sheets import run, write
+
+    data = csv_bytes(HEADER, ["TEE-M", "WH1", "12"])
+    run("import_stock", write(tmp_path, "count.csv", data))
+    movement = Movement.objects.get(source=Source.IMPORT)
+    sell("TEE-M", "WH1", 1)
+    login(client, make, "carl", CLERK)
+    upload(client, data)
+    page = job_page(client, ImportJob.objects.get())
+    assert f"movement #{movement.pk} (" in page
+    assert "Import it again anyway" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_refuses_an_import_whose_stock_moved_after_the_confirm(
+    client, make, shop, settings
+):
+    settings.IMPORT_INLINE_MAX_ROWS = 1
+    queue = django_rq.get_queue("imports")
+    queue.empty()
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"], ["CAP", "STORE", "5"]))
+    job = ImportJob.objects.get()
+    worker = django_rq.get_worker("imports", worker_class=SimpleWorker)
+    worker.work(burst=True)
+    confirm(client, job)
+    sell("CAP", "STORE", 1)  # after the confirm, before a worker takes the job
+
+    worker.work(burst=True)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.STALE
+    assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "STORE")) == (10, 1)
+    assert "<td>3</td><td>CAP</td><td>STORE</td><td>2</td><td>1</td>" in job_page(client, job)
+    retry(client, job)
+    worker.work(burst=True)
+    confirm(client, job)
+    worker.work(burst=True)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE
+    assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "STORE")) == (12, 5)
+
+
+def test_a_stock_file_checked_before_previews_were_recorded_must_be_checked_again(
+    client, make, shop
+):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("inventory.migrations.0007_import_previews_and_again")
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"]))
+    job = ImportJob.objects.get()
+    ImportJob.objects.filter(pk=job.pk).update(previewed=None)  # as an older version left it
+
+    migration.expire_unrecorded_previews(apps, None)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    page = job_page(client, job)
+    assert "did not record what the preview showed" in page
+    assert "Check the file again" in page
+    retry(client, job)
+    job.refresh_from_db()
+    assert (job.status, job.previewed) == (ImportJob.Status.CHECKED, {"2": 10})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_does_not_apply_a_file_imported_since_its_check(client, make, shop, settings):
+    settings.IMPORT_INLINE_MAX_ROWS = 1
+    django_rq.get_queue("imports").empty()
+    worker = django_rq.get_worker("imports", worker_class=SimpleWorker)
+    login(client, make, "carl", CLERK)
+    data = csv_bytes(HEADER, ["TEE-M", "WH1", "12"], ["CAP", "STORE", "5"])
+    upload(client, data)
+    upload(client, data, name="copy.csv")
+    worker.work(burst=True)
+    first, second = ImportJob.objects.order_by("pk")
+    confirm(client, first)
+    worker.work(burst=True)
+    sell("TEE-M", "WH1", 2)  # 12 -> 10
+
+    confirm(client, second)
+    worker.work(burst=True)
+
+    second.refresh_from_db()
+    assert second.status == ImportJob.Status.CHECKED  # checked again, not applied
+    assert Movement.objects.filter(source=Source.IMPORT).count() == 1
+    page = job_page(client, second)
+    assert "Already imported:" in page
+    assert "<td>TEE-M</td><td>WH1</td><td>10</td><td>12</td><td>+2</td>" in page  # as it is now
+    assert "<td>CAP</td>" not in page
+    assert "Import it again anyway" in page
+    client.post(reverse("admin:inventory_importjob_confirm", args=[second.pk]), {"again": "1"})
+    worker.work(burst=True)
+    second.refresh_from_db()
+    assert second.status == ImportJob.Status.DONE
+    assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "STORE")) == (12, 5)
+    assert Movement.objects.filter(source=Source.IMPORT).count() == 2

@@ -5,8 +5,8 @@ import os
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.imports.console import ProgressBar, read_file, summary_lines
-from inventory.imports.files import FileProblem
+from inventory.imports.console import ProgressBar, read_bytes, summary_lines
+from inventory.imports.files import FileProblem, read_table
 
 
 class SheetImportCommand(BaseCommand):
@@ -20,6 +20,10 @@ class SheetImportCommand(BaseCommand):
     def resource(self, opts):
         raise NotImplementedError
 
+    def import_options(self, resource, opts, data):
+        """Keyword arguments for the resource's import of the file's bytes `data`."""
+        return {}
+
     def handle(self, *args, **opts):
         user = None
         if opts["user"]:
@@ -29,17 +33,19 @@ class SheetImportCommand(BaseCommand):
         resource = self.resource(opts)
         name = os.path.basename(opts["file"])
         try:
-            dataset = read_file(opts["file"])
+            data = read_bytes(opts["file"])
+            dataset = read_table(data)
         except FileProblem as exc:
             raise CommandError(f"{name}: {exc}") from exc
+        options = self.import_options(resource, opts, data)
         bar = ProgressBar(getattr(self.stderr, "_out", None))
         try:
             result = resource.import_data(
-                dataset, dry_run=opts["dry_run"], file_name=name, user=user, progress=bar
+                dataset, dry_run=opts["dry_run"], file_name=name, user=user, progress=bar, **options
             )
         finally:
             bar.close()
-        for line in summary_lines(result, name, opts["dry_run"]):
+        for line in summary_lines(result, name, opts["dry_run"], again=opts.get("again", False)):
             self.stdout.write(line)
         if result.refused:
             raise CommandError(
