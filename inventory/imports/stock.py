@@ -9,6 +9,7 @@ name as reference), all of it or nothing, reversible from the admin as a whole.
 from collections import Counter
 
 import tablib
+from django.conf import settings
 from django.db import transaction
 from import_export import fields, resources
 from import_export.results import RowResult
@@ -16,7 +17,7 @@ from import_export.results import RowResult
 from inventory import exceptions as err
 from inventory.exceptions import StockRefused
 from inventory.imports.base import Column, Problem, SheetResource
-from inventory.imports.cells import CellError, is_blank, text, whole_number
+from inventory.imports.cells import CellError, is_blank, text, whole_number, within_limit
 from inventory.models import Action, Source, StockLevel
 from inventory.selectors import location_ids_by_code, variants_by_sku
 from inventory.services import StockLine, stock_apply
@@ -30,6 +31,7 @@ COUNT_ACTION, INCREMENT, DECREMENT = (
 )
 MODES = {COUNT: "Count: set on hand to the quantity", ADJUST: "Adjust: add (or, negative, remove)"}
 COUNT_REASON = "stock count"
+REASON_MAX = 255  # a movement's reason column
 # Changed rows kept with their diff for the preview; the totals count every row.
 MAX_SHOWN = 500
 
@@ -61,6 +63,9 @@ class StockResource(SheetResource):
         self.mode = mode
         self.reason = (reason or "").strip()
         self.location = (location or "").strip() or None
+        if len(self.reason) > REASON_MAX:
+            raise ValueError(f"the reason is longer than {REASON_MAX} characters")
+        self.limit = settings.STOCK_MAX_QUANTITY
 
     def required_columns(self):
         required = super().required_columns()
@@ -113,7 +118,7 @@ class StockResource(SheetResource):
             if not sku:
                 problems.append(Problem(number, "sku", "", "is empty: every row needs a SKU"))
             code = text(cells[i_loc]) if i_loc is not None else ""
-            if self.location and code and code != self.location:
+            if self.location and code and code.upper() != self.location.upper():
                 problems.append(
                     Problem(
                         number,
@@ -129,10 +134,19 @@ class StockResource(SheetResource):
             expected = None
             if i_exp is not None and not is_blank(cells[i_exp]):
                 try:
-                    expected = whole_number(cells[i_exp])
+                    expected = within_limit(whole_number(cells[i_exp]), self.limit)
                 except CellError as exc:
                     problems.append(Problem(number, "expected", text(cells[i_exp]), str(exc)))
             reason = text(cells[i_reason]) if i_reason is not None else ""
+            if len(reason) > REASON_MAX:
+                problems.append(
+                    Problem(
+                        number,
+                        "reason",
+                        reason[:40] + "…",
+                        f"is {len(reason):,} characters long; a reason holds at most {REASON_MAX}",
+                    )
+                )
             if adjust and not (reason or self.reason):
                 problems.append(
                     Problem(
@@ -144,7 +158,7 @@ class StockResource(SheetResource):
                     )
                 )
             if sku and code:
-                first = first_row.setdefault((sku, code), number)
+                first = first_row.setdefault((sku, code.upper()), number)
                 if first != number:
                     problems.append(
                         Problem(
@@ -168,7 +182,7 @@ class StockResource(SheetResource):
             problems.append(Problem(number, "quantity", "", f"is empty: give {what}"))
             return None
         try:
-            quantity = whole_number(cell)
+            quantity = within_limit(whole_number(cell), self.limit)
         except CellError as exc:
             problems.append(Problem(number, "quantity", text(cell), str(exc)))
             return None
