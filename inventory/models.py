@@ -27,12 +27,21 @@ class Product(models.Model):
         return self.name
 
 
+def _kind(value):
+    for kind, name in ((bool, "yes/no"), (str, "a text"), (int, "a number"), (float, "a number")):
+        if isinstance(value, kind):
+            return name
+    return {list: "a list", dict: "an object"}.get(
+        type(value), "nothing" if value is None else "a list"
+    )
+
+
 def validate_options(value):
     """Options are an object of named texts, {"size": "M"}: the export makes a column of each."""
     if not isinstance(value, dict):
         raise ValidationError(
             'Options must be an object of names and values, e.g. {"size": "M"}, not %(kind)s.',
-            params={"kind": type(value).__name__},
+            params={"kind": _kind(value)},
             code="invalid_options",
         )
     for name, option in value.items():
@@ -41,7 +50,7 @@ def validate_options(value):
         if not isinstance(option, str):
             raise ValidationError(
                 "Option %(name)r must be a text value (in quotes), not %(kind)s.",
-                params={"name": name, "kind": type(option).__name__},
+                params={"name": name, "kind": _kind(option)},
                 code="invalid_options",
             )
         if "\x00" in name or "\x00" in option:
@@ -86,6 +95,11 @@ class Variant(models.Model):
 
     def __str__(self):
         return self.sku
+
+    def clean(self):
+        # An empty value skips the field's validators: [] or "" would be stored as such.
+        if not self.options:
+            self.options = {}
 
     @property
     def display_name(self):
