@@ -175,7 +175,10 @@ def movement_reverse(*, movement, source, user=None, reason=""):
 
 def _apply(lines, *, source, reason, reference, user, key, payload_hash, partial, reverses):
     errors = []
-    resolved = _resolve(lines, errors)
+    # The sanity limit is for what people and channels ask; a reversal undoes what was
+    # recorded, however large (a count can change a level by more than the limit).
+    limit = settings.STOCK_MAX_QUANTITY if reverses is None else LEVEL_MAX
+    resolved = _resolve(lines, errors, limit)
     pairs = set()
     for r in resolved:
         pairs.add((r.variant_id, r.location_id))
@@ -242,7 +245,7 @@ class _Resolved:
     expected: int | None
 
 
-def _resolve(lines, errors):
+def _resolve(lines, errors, limit):
     """Check each line's shape and turn SKUs and location codes into ids (two queries at most)."""
     skus = {
         ln.sku
@@ -256,7 +259,7 @@ def _resolve(lines, errors):
 
     resolved = []
     for number, ln in enumerate(lines, start=1):
-        problem = _shape_problem(ln)
+        problem = _shape_problem(ln, limit)
         if problem:
             errors.append(LineError(number, *problem, sku=ln.sku or "", location=ln.location or ""))
             continue
@@ -312,7 +315,7 @@ def _check_request(*, key, reason, reference):
             )
 
 
-def _shape_problem(ln):
+def _shape_problem(ln, limit):
     if ln.action not in ALL_ACTIONS:
         return err.INVALID_ACTION, (
             f"unknown action {ln.action!r}; use one of {', '.join(sorted(ALL_ACTIONS))}"
@@ -320,7 +323,6 @@ def _shape_problem(ln):
     q = ln.quantity
     if isinstance(q, bool) or not isinstance(q, int):
         return err.INVALID_QUANTITY, f"quantity {q!r} is not a whole number"
-    limit = settings.STOCK_MAX_QUANTITY
     if q > limit:
         return err.INVALID_QUANTITY, (
             f"quantity {q:,} is above the limit of {limit:,} units a line "

@@ -9,7 +9,7 @@ from django.urls import reverse
 from inventory.exceptions import InvalidRequest, StockRefused
 from inventory.imports.files import FileProblem, read_table
 from inventory.models import Location, Movement, Source, StockLevel, Variant
-from inventory.services import StockLine, stock_apply
+from inventory.services import StockLine, movement_reverse, stock_apply
 from tests.inventory.sheets import csv_bytes, run, write
 
 pytestmark = pytest.mark.django_db
@@ -310,3 +310,13 @@ def test_random_bytes_uploaded_in_the_admin_are_refused_on_the_form(client, make
     )
     assert response.status_code == 200
     assert "binary data" in response.content.decode()
+
+
+def test_a_reversal_is_not_held_to_the_limit_it_undoes_what_was_recorded(make):
+    popup = make.location("POPUP", allow_negative=True)
+    tee = make.variant("TEE-M")
+    stock_apply(lines=[line(900_000, "decrement", location="POPUP")], source=Source.COMMAND)
+    count = stock_apply(lines=[line(900_000, "count", location="POPUP")], source=Source.COMMAND)
+    assert count.transactions[0].on_hand_change == 1_800_000  # more than the limit
+    movement_reverse(movement=count.movement, source=Source.ADMIN)
+    assert on_hand(tee, popup) == -900_000
