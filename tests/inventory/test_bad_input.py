@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from inventory.exceptions import InvalidRequest, StockRefused
 from inventory.imports.files import FileProblem, read_table
+from inventory.imports.locations import LocationResource
 from inventory.models import Location, Movement, Source, StockLevel, Variant
 from inventory.services import StockLine, movement_reverse, stock_apply
 from tests.inventory.sheets import csv_bytes, run, write
@@ -320,3 +321,16 @@ def test_a_reversal_is_not_held_to_the_limit_it_undoes_what_was_recorded(make):
     assert count.transactions[0].on_hand_change == 1_800_000  # more than the limit
     movement_reverse(movement=count.movement, source=Source.ADMIN)
     assert on_hand(tee, popup) == -900_000
+
+
+def test_a_location_file_matches_codes_in_any_case_and_refuses_bad_ones(shop):
+    table = read_table(
+        csv_bytes(["code", "name"], ["wh1", "Main warehouse"], ["WH 3 / bad", "Third"])
+    )
+    result = LocationResource().import_data(table)
+    [problem] = result.problems
+    assert (problem.row, problem.column, problem.value) == (3, "code", "WH 3 / bad")
+    assert "letters, digits" in problem.message
+    table = read_table(csv_bytes(["code", "name"], ["wh1", "Main warehouse"]))
+    assert LocationResource().import_data(table).summary()["errors"] == 0
+    assert list(Location.objects.values_list("code", "name")) == [("WH1", "Main warehouse")]
