@@ -10,13 +10,21 @@ barcodes. The whole file is written or none of it.
 
 import json
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from import_export import fields, resources
 from import_export.results import RowResult
 
 from inventory.imports.base import Column, Problem, SheetResource
-from inventory.imports.cells import CellError, boolean, is_blank, text, whole_number
+from inventory.imports.cells import (
+    CellError,
+    boolean,
+    is_blank,
+    text,
+    whole_number,
+    within_limit,
+)
 from inventory.models import Product, Variant, options_of
 from inventory.selectors import variants_by_sku
 from inventory.signals import SELLING_RULES, selling_rules_changed
@@ -156,7 +164,10 @@ class CatalogResource(SheetResource):
             if is_blank(cell):
                 continue  # keep what the variant has (or the default, for a new one)
             try:
-                value = boolean(cell) if field != "reorder_point" else whole_number(cell)
+                if field == "reorder_point":
+                    value = within_limit(whole_number(cell), settings.STOCK_MAX_QUANTITY)
+                else:
+                    value = boolean(cell)
             except CellError as exc:
                 problems.append(Problem(number, column, text(cell), str(exc)))
                 continue

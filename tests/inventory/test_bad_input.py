@@ -334,3 +334,11 @@ def test_a_location_file_matches_codes_in_any_case_and_refuses_bad_ones(shop):
     table = read_table(csv_bytes(["code", "name"], ["wh1", "Main warehouse"]))
     assert LocationResource().import_data(table).summary()["errors"] == 0
     assert list(Location.objects.values_list("code", "name")) == [("WH1", "Main warehouse")]
+
+
+def test_a_catalog_reorder_point_beyond_the_limit_is_refused_on_its_row(shop, tmp_path):
+    rows = [["product", "sku", "name", "reorder_point"], ["Tee", "NEW", "", HUGE]]
+    out, error = run("import_catalog", write(tmp_path, "catalog.csv", csv_bytes(*rows)))
+    assert "refused" in error
+    assert "row 2, column reorder_point" in out
+    assert not Variant.objects.filter(sku="NEW").exists()
