@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.env import env_float, env_int
+from config.env import database_from_url, env_float, env_int
 
 BASE = Path(__file__).resolve().parent.parent.parent
 
@@ -70,3 +70,8 @@ def test_any_value_is_a_number_or_a_configuration_error(raw):
             assert message.startswith("INVENTORY_TEST_NUMBER=")
     finally:
         del os.environ["INVENTORY_TEST_NUMBER"]
+
+
+def test_a_database_url_with_a_bad_conn_max_age_names_it():
+    with pytest.raises(ImproperlyConfigured, match="conn_max_age='soon' is not a whole number"):
+        database_from_url("postgres://u@h/db?conn_max_age=soon", base_dir=BASE)
