@@ -341,9 +341,12 @@ def _shape_problem(ln, limit):
             f"expected on hand {ln.expected:,} is beyond the limit of {limit:,} units a line "
             "(STOCK_MAX_QUANTITY)"
         )
-    for what, name in (("SKU", ln.sku), ("location", ln.location), ("location", ln.to_location)):
-        if isinstance(name, str) and "\x00" in name:
-            return err.INVALID_ACTION, f"the {what} {name!r} holds a NUL character"
+    # Names looked up must be storable text (a line with ids, such as an import's, has none).
+    if ln.variant_id is None or ln.location_id is None or ln.to_location:
+        names = (("SKU", ln.sku), ("location", ln.location), ("location", ln.to_location))
+        for what, name in names:
+            if isinstance(name, str) and "\x00" in name:
+                return err.INVALID_ACTION, f"the {what} {name!r} holds a NUL character"
     if (ln.variant_id is None and not ln.sku) or (ln.location_id is None and not ln.location):
         return err.INVALID_ACTION, "each line needs a SKU and a location"
     if ln.action == MOVE and ln.to_location_id is None and not ln.to_location:
