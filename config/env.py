@@ -4,11 +4,13 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from django.core.exceptions import ImproperlyConfigured
+
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
-class ConfigError(ValueError):
+class ConfigError(ImproperlyConfigured, ValueError):
     """An environment variable holds something the app cannot use."""
 
 
@@ -24,6 +26,32 @@ def env_bool(name, default=False):
     raise ConfigError(
         f"{name}={raw!r} is not a boolean: use one of 1/0, true/false, yes/no, on/off"
     )
+
+
+def env_int(name, default, *, minimum=0, maximum=None):
+    """A whole number from the environment, at least `minimum` (and at most `maximum`)."""
+    return _env_number(name, default, int, "a whole number", minimum, maximum)
+
+
+def env_float(name, default, *, minimum=0, maximum=None):
+    """A number of seconds (or any decimal number) from the environment, at least `minimum`."""
+    return _env_number(name, default, float, "a number", minimum, maximum)
+
+
+def _env_number(name, default, kind, what, minimum, maximum):
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = kind(raw.strip().replace("_", ""))
+    except ValueError:
+        value = None
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name}={raw!r} is not {what} (the default is {default})")
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"at least {minimum}" + (f" and at most {maximum}" if maximum is not None else "")
+        raise ConfigError(f"{name}={raw!r} is out of range: it must be {bounds}")
+    return value
 
 
 def env_list(name, default=()):
@@ -66,7 +94,7 @@ def database_from_url(url, *, base_dir):
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": int(options.pop("conn_max_age", 60)),
+            "CONN_MAX_AGE": _conn_max_age(options.pop("conn_max_age", "60")),
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
@@ -74,6 +102,18 @@ def database_from_url(url, *, base_dir):
     raise ConfigError(
         f"DATABASE_URL scheme {scheme!r} is not supported: use sqlite:/// or postgres://"
     )
+
+
+def _conn_max_age(raw):
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise ConfigError(
+            f"DATABASE_URL: conn_max_age={raw!r} is not a whole number of seconds (0 or more)"
+        )
+    return seconds
 
 
 def sqlite_database(path):

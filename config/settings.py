@@ -5,7 +5,15 @@ from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
 
-from config.env import ConfigError, database_from_url, env_bool, env_list, sqlite_database
+from config.env import (
+    ConfigError,
+    database_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    sqlite_database,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -95,30 +103,30 @@ CHANNEL_PLATFORM_PACKAGES = ["connectors.platforms"]
 
 # The push engine (connectors/services/push.py); seconds unless said otherwise.
 SYNC = {
-    "CLAIM_TTL": float(os.environ.get("SYNC_CLAIM_TTL", 120)),  # a dead worker's claims expire
+    "CLAIM_TTL": env_float("SYNC_CLAIM_TTL", 120),  # a dead worker's claims expire
     "CLAIM_CHUNK": 500,  # listings claimed at a time
     "RUN_BUDGET": 60,  # a job pushes this long, then hands over to a fresh job
-    "MAX_ATTEMPTS": int(os.environ.get("SYNC_MAX_ATTEMPTS", 6)),  # transient failures, then failed
-    "BACKOFF_BASE": float(os.environ.get("SYNC_BACKOFF_BASE", 2)),
+    "MAX_ATTEMPTS": env_int("SYNC_MAX_ATTEMPTS", 6, minimum=1),  # transient failures, then failed
+    "BACKOFF_BASE": env_float("SYNC_BACKOFF_BASE", 2),
     "BACKOFF_MAX": 300,
     "CIRCUIT_THRESHOLD": 5,  # consecutive failed batches open the circuit
-    "CIRCUIT_COOLDOWN": float(os.environ.get("SYNC_CIRCUIT_COOLDOWN", 30)),
+    "CIRCUIT_COOLDOWN": env_float("SYNC_CIRCUIT_COOLDOWN", 30),
     # Seconds a request to a channel may take to answer before we give up on it.
-    "HTTP_TIMEOUT": float(os.environ.get("SYNC_HTTP_TIMEOUT", 20)),
+    "HTTP_TIMEOUT": env_float("SYNC_HTTP_TIMEOUT", 20, minimum=1),
     # A write whose answer never came (timeout, dropped connection, killed worker) may still be
     # applied by the channel this long after it was sent (we give up at 20 s; a platform may
     # serve it for longer): its listing is not tried again, nor read for a delta, before then
     # (connectors/listing_state.py).
-    "IN_FLIGHT_WINDOW": float(os.environ.get("SYNC_IN_FLIGHT_WINDOW", 90)),
+    "IN_FLIGHT_WINDOW": env_float("SYNC_IN_FLIGHT_WINDOW", 90),
     "PROBE_SIZE": 1,  # listings a half-open circuit tries first
-    "SWEEP_AFTER": float(os.environ.get("SYNC_SWEEP_AFTER", 30)),  # pending this long: re-queue
+    "SWEEP_AFTER": env_float("SYNC_SWEEP_AFTER", 30),  # pending this long: re-queue
     # A stock change's push waits this long, so that a burst goes out in full batches.
-    "COALESCE": float(os.environ.get("SYNC_COALESCE", 0.5)),
+    "COALESCE": env_float("SYNC_COALESCE", 0.5),
     # A channel's push waits while more than BURST_RATE separate stock changes a second arrive
     # for it, at most BURST_HOLD seconds from its oldest pending change: a burst then costs one
     # push per listing, not one per change. 0 turns it off.
-    "BURST_RATE": float(os.environ.get("SYNC_BURST_RATE", 100)),
-    "BURST_HOLD": float(os.environ.get("SYNC_BURST_HOLD", 60)),
+    "BURST_RATE": env_float("SYNC_BURST_RATE", 100),
+    "BURST_HOLD": env_float("SYNC_BURST_HOLD", 60),
     # Requests to a channel wait their turn at its platform's documented rate (and for what
     # its answers say). Off only against sandboxes whose own limits are off (benchmarks).
     "PACING": env_bool("SYNC_PACING", default=True),
@@ -128,29 +136,36 @@ SYNC = {
 INBOUND = {
     # Each channel whose platform lists orders is polled this often (the safety net for a
     # webhook that never arrived; Unicommerce's only way).
-    "POLL_INTERVAL": float(os.environ.get("INBOUND_POLL_INTERVAL", 300)),
+    "POLL_INTERVAL": env_float("INBOUND_POLL_INTERVAL", 300),
     "POLL_PAGES": 20,  # pages one poll takes at most; the next poll goes on from its cursor
     # How often the scheduler's sweeper looks (config/cron.py): a poll is started when it
     # would otherwise come later than POLL_INTERVAL after the last.
     "SWEEP_EVERY": 30,
     # A delivery not processed this long after it arrived is queued again by the sweeper.
-    "SWEEP_AFTER": float(os.environ.get("INBOUND_SWEEP_AFTER", 30)),
+    "SWEEP_AFTER": env_float("INBOUND_SWEEP_AFTER", 30),
     "MAX_ATTEMPTS": 10,  # a delivery failing this often stays failed, for staff to look at
     "MAX_BODY": 1_048_576,  # bytes; a larger delivery is refused with 413 (Webflow: 256 KB)
     # No event for this long from a channel that sends webhooks: the dashboard says so.
-    "QUIET_AFTER": float(os.environ.get("INBOUND_QUIET_AFTER", 86400)),
+    "QUIET_AFTER": env_float("INBOUND_QUIET_AFTER", 86400),
 }
+
+# ---------------------------------------------------------------------------- stock
+# The most units one line of a stock change may carry (a quantity, a count, an expected on
+# hand), from the admin, a file, a command or a channel: a typo such as 3,000,000,000 is
+# refused, naming its row or field, instead of reaching every channel. Well inside the
+# database's integer columns (2,147,483,647 on PostgreSQL).
+STOCK_MAX_QUANTITY = env_int("STOCK_MAX_QUANTITY", 1_000_000, minimum=1, maximum=1_000_000_000)
 
 # ---------------------------------------------------------------------------- spreadsheet imports
 # An uploaded file of up to this many rows is checked and imported in the request (a 10,000-row
 # stock file takes about a second); a larger one by an rqworker of the "imports" queue.
-IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", 10_000))
-IMPORT_MAX_UPLOAD_MB = int(os.environ.get("IMPORT_MAX_UPLOAD_MB", 20))
+IMPORT_INLINE_MAX_ROWS = env_int("IMPORT_INLINE_MAX_ROWS", 10_000)
+IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 20, minimum=1)
 # Rows per uploaded file: an import holds its file in memory (about 2 KB a row at its peak).
-IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 250_000))
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 250_000, minimum=1)
 # Uploaded files stay in the database this many days (`purge_imports`, daily in the scheduler);
 # the import's totals, problems and movement stay for good.
-IMPORT_KEEP_DAYS = int(os.environ.get("IMPORT_KEEP_DAYS", 30))
+IMPORT_KEEP_DAYS = env_int("IMPORT_KEEP_DAYS", 30)
 
 # ---------------------------------------------------------------------------- auth, i18n, static
 AUTH_PASSWORD_VALIDATORS = [
@@ -174,7 +189,7 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000))
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -3,7 +3,9 @@
 import secrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors.platforms import inbound, registry
@@ -40,8 +42,12 @@ class Channel(models.Model):
         Location, related_name="channels", help_text="The locations whose stock it sells."
     )
     buffer = models.PositiveIntegerField(default=0, help_text="Units kept back from the channel.")
+    # At most 100: more would show the channel more than there is (overselling by setting).
     percentage = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Show only this percentage of what is available."
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="Show only this percentage of what is available (0 to 100).",
     )
     cap = models.PositiveIntegerField(null=True, blank=True, help_text="Never show more than this.")
     zero_out_threshold = models.PositiveIntegerField(
@@ -95,6 +101,14 @@ class Channel(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # buffer, cap and zero_out_threshold are positive integer columns (checked >= 0).
+            models.CheckConstraint(
+                condition=Q(percentage__isnull=True) | Q(percentage__lte=100),
+                name="channel_percentage_at_most_100",
+                violation_error_message="The percentage is at most 100.",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.platform_label})"

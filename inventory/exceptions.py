@@ -15,6 +15,10 @@ class IdempotencyConflict(InventoryError):
     """The idempotency key was used before for a different request."""
 
 
+class InvalidRequest(InventoryError):
+    """A request's own fields (key, reason, reference) cannot be stored as given."""
+
+
 class AlreadyReversed(InventoryError):
     """A movement can be reversed once."""
 

@@ -1,6 +1,8 @@
 """Admin forms for stock changes. They only collect input; the stock service decides."""
 
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator, RegexValidator
 
 from inventory.models import Action, Location
 from inventory.services import StockLine
@@ -18,7 +20,38 @@ def _locations():
     return Location.objects.filter(active=True).order_by("code")
 
 
-class AdjustStockForm(forms.Form):
+class StockForm(forms.Form):
+    """What the adjust and move forms share: the quantity's limit and the form's token."""
+
+    # The idempotency token the form was opened with: a form submitted twice applies once.
+    token = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.HiddenInput,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9_-]*\Z", "The form's token is damaged: reload the page and try again."
+            )
+        ],
+    )
+
+    def __init__(self, *args, token=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = settings.STOCK_MAX_QUANTITY  # read per form: a setting, not an import-time value
+        quantity = self.fields["quantity"]
+        quantity.max_value = limit
+        quantity.widget.attrs["max"] = limit
+        quantity.validators.append(
+            MaxValueValidator(
+                limit,
+                f"At most {limit:,} units a line (STOCK_MAX_QUANTITY): check it for a typo.",
+            )
+        )
+        if token is not None:
+            self.fields["token"].initial = token
+
+
+class AdjustStockForm(StockForm):
     # Not named "action": the changelist's bulk actions post their own "action" field.
     operation = forms.ChoiceField(choices=ADJUST_ACTIONS, label="Action")
     location = forms.ModelChoiceField(queryset=_locations(), to_field_name="pk")
@@ -63,7 +96,7 @@ class AdjustStockForm(forms.Form):
         ]
 
 
-class MoveStockForm(forms.Form):
+class MoveStockForm(StockForm):
     from_location = forms.ModelChoiceField(queryset=_locations(), label="From")
     to_location = forms.ModelChoiceField(queryset=_locations(), label="To")
     quantity = forms.IntegerField(min_value=1)

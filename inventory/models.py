@@ -4,8 +4,11 @@ Nothing here changes stock: every mutation goes through `inventory.services.stoc
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 from inventory.exceptions import LedgerImmutable
 
@@ -24,13 +27,54 @@ class Product(models.Model):
         return self.name
 
 
+def _kind(value):
+    for kind, name in ((bool, "yes/no"), (str, "a text"), (int, "a number"), (float, "a number")):
+        if isinstance(value, kind):
+            return name
+    return {list: "a list", dict: "an object"}.get(
+        type(value), "nothing" if value is None else "a list"
+    )
+
+
+def validate_options(value):
+    """Options are an object of named texts, {"size": "M"}: the export makes a column of each."""
+    if not isinstance(value, dict):
+        raise ValidationError(
+            'Options must be an object of names and values, e.g. {"size": "M"}, not %(kind)s.',
+            params={"kind": _kind(value)},
+            code="invalid_options",
+        )
+    for name, option in value.items():
+        if not name.strip():
+            raise ValidationError("An option needs a name.", code="invalid_options")
+        if not isinstance(option, str):
+            raise ValidationError(
+                "Option %(name)r must be a text value (in quotes), not %(kind)s.",
+                params={"name": name, "kind": _kind(option)},
+                code="invalid_options",
+            )
+        if "\x00" in name or "\x00" in option:
+            raise ValidationError(
+                "Option %(name)r holds a NUL character.", params={"name": name}, code="null"
+            )
+
+
+def options_of(variant_options):
+    """A stored variant's options as a dict (a row saved before options were checked may hold
+    something else: it reads as no options rather than breaking an export for everyone)."""
+    return variant_options if isinstance(variant_options, dict) else {}
+
+
 class Variant(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="variants")
     sku = models.CharField("SKU", max_length=64, unique=True)
     barcode = models.CharField(max_length=64, blank=True, db_index=True)
     name = models.CharField(max_length=255, blank=True, help_text="Defaults to the product name.")
     options = models.JSONField(
-        default=dict, blank=True, help_text='Option values, e.g. {"size": "M", "colour": "red"}.'
+        default=dict,
+        blank=True,
+        validators=[validate_options],
+        help_text='Option values, e.g. {"size": "M", "colour": "red"}.',
     )
     tracked = models.BooleanField(
         default=True, help_text="Untracked variants have infinite stock: sales never run out."
@@ -52,9 +96,42 @@ class Variant(models.Model):
     def __str__(self):
         return self.sku
 
+    def clean(self):
+        # An empty value skips the field's validators: [] or "" would be stored as such.
+        if not self.options:
+            self.options = {}
+
     @property
     def display_name(self):
         return self.name or self.product.name
+
+
+# Codes are typed in files and on command lines: letters, digits and . - _ only, so that
+# "WH 3 / bad" cannot be made; they are unique and matched without regard to case.
+LOCATION_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z"
+location_code_validator = RegexValidator(
+    LOCATION_CODE_PATTERN,
+    "A location code is letters, digits, '.', '-' and '_' only (no spaces or slashes), "
+    "starting with a letter or a digit, e.g. WH2.",
+)
+
+
+class LocationQuerySet(models.QuerySet):
+    def with_codes(self, codes):
+        """The locations whose code is one of `codes`, in any case (wh1 finds WH1)."""
+        codes = [c for c in codes if isinstance(c, str) and "\x00" not in c]
+        return self.annotate(code_upper=Upper("code")).filter(
+            Q(code_upper__in=[c.upper() for c in codes]) | Q(code__in=codes)
+        )
+
+    def ids_by_code(self, codes):
+        """{code as given: id} for the codes that name a location, in any case."""
+        codes = set(codes)
+        found = {}
+        for code, pk in self.with_codes(codes).values_list("code", "pk"):
+            found[code] = found[code.upper()] = pk
+        ids = {c: found.get(c, found.get(c.upper())) for c in codes if isinstance(c, str)}
+        return {c: pk for c, pk in ids.items() if pk is not None}
 
 
 class Location(models.Model):
@@ -64,7 +141,12 @@ class Location(models.Model):
         SUPPLIER = "supplier", "Supplier"
         TRANSIT = "transit", "In transit"
 
-    code = models.CharField(max_length=32, unique=True, help_text="Short code used in files.")
+    code = models.CharField(
+        max_length=32,
+        unique=True,
+        validators=[location_code_validator],
+        help_text="Short code used in files: letters, digits, '.', '-' and '_'; any case matches.",
+    )
     name = models.CharField(max_length=255)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WAREHOUSE)
     allow_negative = models.BooleanField(
@@ -74,8 +156,18 @@ class Location(models.Model):
     )
     active = models.BooleanField(default=True)
 
+    objects = LocationQuerySet.as_manager()
+
     class Meta:
         ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                Upper("code"),
+                name="location_code_unique_any_case",
+                violation_error_message="A location with this code already exists "
+                "(codes match without regard to case).",
+            )
+        ]
 
     def __str__(self):
         return self.code

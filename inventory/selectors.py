@@ -187,8 +187,8 @@ def variants_by_sku(skus, *fields):
 
 
 def location_ids_by_code(codes):
-    """{code: id} for the given location codes that exist."""
-    return dict(Location.objects.filter(code__in=list(codes)).values_list("code", "pk"))
+    """{code as given: id} for the given location codes that exist, matched in any case."""
+    return Location.objects.ids_by_code(codes)
 
 
 # --------------------------------------------------------------------------- the front page

@@ -255,13 +255,14 @@ class VariantAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
                 for loc, lv in selectors.variant_levels(variants[0])
             }
         submitted = request.method == "POST" and "apply" in request.POST
-        form = (
-            form_class(request.POST if submitted else None, seen_levels=seen)
-            if (form_class is AdjustStockForm)
-            else form_class(request.POST if submitted else None)
+        extra = {"seen_levels": seen} if form_class is AdjustStockForm else {}
+        form = form_class(
+            request.POST if submitted else None,
+            token=None if submitted else uuid.uuid4().hex,
+            **extra,
         )
-        token = request.POST.get("token") if submitted else uuid.uuid4().hex
         if submitted and form.is_valid():
+            token = form.cleaned_data["token"]
             try:
                 result = stock_apply(
                     lines=form.stock_lines([v.pk for v in variants]),
@@ -285,7 +286,6 @@ class VariantAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
             "form": form,
             "variants": variants,
             "levels": selectors.variant_levels(variants[0]) if single else None,
-            "token": token,
             "action": action,
         }
         return TemplateResponse(request, "admin/inventory/stock_form.html", context)

@@ -10,14 +10,22 @@ barcodes. The whole file is written or none of it.
 
 import json
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from import_export import fields, resources
 from import_export.results import RowResult
 
 from inventory.imports.base import Column, Problem, SheetResource
-from inventory.imports.cells import CellError, boolean, is_blank, text, whole_number
-from inventory.models import Product, Variant
+from inventory.imports.cells import (
+    CellError,
+    boolean,
+    is_blank,
+    text,
+    whole_number,
+    within_limit,
+)
+from inventory.models import Product, Variant, options_of
 from inventory.selectors import variants_by_sku
 from inventory.signals import SELLING_RULES, selling_rules_changed
 
@@ -156,7 +164,10 @@ class CatalogResource(SheetResource):
             if is_blank(cell):
                 continue  # keep what the variant has (or the default, for a new one)
             try:
-                value = boolean(cell) if field != "reorder_point" else whole_number(cell)
+                if field == "reorder_point":
+                    value = within_limit(whole_number(cell), settings.STOCK_MAX_QUANTITY)
+                else:
+                    value = boolean(cell)
             except CellError as exc:
                 problems.append(Problem(number, column, text(cell), str(exc)))
                 continue
@@ -251,7 +262,7 @@ def _current_values(current):
         "product_id": product_id,
         "name": name,
         "barcode": barcode,
-        "options": options or {},
+        "options": options_of(options),
         "tracked": bool(tracked),
         "allow_backorder": bool(backorder),
         "reorder_point": reorder_point,
@@ -304,7 +315,7 @@ class CatalogExportResource(resources.ModelResource):
         # One column per option name any exported variant has, in name order.
         options = queryset.order_by().values_list("options", flat=True)
         self.option_names = sorted(
-            {name for o in options.iterator(chunk_size=5000) for name in (o or {})}
+            {name for o in options.iterator(chunk_size=5000) for name in options_of(o)}
         )
         return queryset
 
@@ -314,5 +325,5 @@ class CatalogExportResource(resources.ModelResource):
 
     def export_resource(self, instance, selected_fields=None, **kwargs):
         row = super().export_resource(instance, selected_fields, **kwargs)
-        options = instance.options or {}
+        options = options_of(instance.options)
         return row + [options.get(name, "") for name in getattr(self, "option_names", [])]

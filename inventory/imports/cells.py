@@ -76,6 +76,15 @@ def whole_number(value):
     raise CellError("is not a whole number")
 
 
+def within_limit(number, limit):
+    """The number, if no more than `limit` units either way (STOCK_MAX_QUANTITY for stock)."""
+    if -limit <= number <= limit:
+        return number
+    raise CellError(
+        f"is beyond the limit of {limit:,} units a row (STOCK_MAX_QUANTITY): check it for a typo"
+    )
+
+
 def boolean(value):
     """True or False from yes/no, true/false, 1/0, x; a CellError otherwise."""
     if isinstance(value, bool):

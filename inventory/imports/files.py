@@ -25,6 +25,10 @@ _NOT_SHEETS = {
     b"GIF8": "a GIF image",
     b"\x1f\x8b": "a gzip archive",
 }
+# Control characters no spreadsheet program writes into a CSV file (tab, line feed, vertical
+# tab, form feed and carriage return excepted): text holding one is binary data (random bytes
+# named .csv, a database dump...), and a NUL could not even be stored.
+_BINARY = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _SAVE_AS = (
     'save it from your spreadsheet program as "CSV UTF-8" (or as an Excel workbook, .xlsx) '
     "and try again"
@@ -62,17 +66,32 @@ def _workbook_rows(data):
         if not workbook.sheet_names:
             raise FileProblem("The workbook has no sheets.")
         # The first sheet, as the person sees it; empty leading rows and columns stay.
-        return workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+        rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
     except (CalamineError, ValueError, OSError) as exc:
         raise FileProblem(
             f"This file is not a spreadsheet we can read ({exc}); upload a CSV or XLSX file."
         ) from exc
+    for number, row in enumerate(rows, start=1):
+        for cell in row:
+            if isinstance(cell, str) and "\x00" in cell:
+                raise FileProblem(
+                    f"Row {number} of the workbook holds a NUL character (binary data), which "
+                    "cannot be stored: remove it and try again."
+                )
+    return rows
 
 
 def _csv_rows(data):
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileProblem(f"This file is not a spreadsheet (it holds binary data): {_SAVE_AS}.")
     text = _decode(data)
+    binary = _BINARY.search(text)
+    if binary:
+        row = text.count("\n", 0, binary.start()) + 1
+        raise FileProblem(
+            f"This file is not a spreadsheet: row {row} holds binary data (character "
+            f"0x{ord(binary.group()):02X}, which no spreadsheet writes): {_SAVE_AS}."
+        )
     first_line = text.split("\n", 1)[0]
     # Spreadsheet programs in many locales write ';' (or a tab) between cells.
     delimiter = max((",", ";", "\t"), key=first_line.count)

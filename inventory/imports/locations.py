@@ -8,6 +8,7 @@ only when it changes.
 from import_export import fields, resources
 
 from inventory.imports.base import LibraryRowsMixin, YesNoWidget
+from inventory.imports.cells import text
 from inventory.models import Location
 
 
@@ -33,3 +34,16 @@ class LocationResource(LibraryRowsMixin, resources.ModelResource):
         clean_model_instances = True
         skip_unchanged = True
         report_skipped = True
+
+    def before_import(self, dataset, **kwargs):
+        super().before_import(dataset, **kwargs)
+        self.codes = {
+            code.upper(): code for code in Location.objects.values_list("code", flat=True)
+        }
+
+    def before_import_row(self, row, **kwargs):
+        # Codes match in any case: a row for "wh1" updates WH1 (and keeps its code as it is).
+        code = text(row.get("code"))
+        if code:
+            row["code"] = self.codes.get(code.upper(), code)
+        super().before_import_row(row, **kwargs)

@@ -17,6 +17,7 @@ import json
 from collections import Counter
 
 import tablib
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from import_export import fields, resources
@@ -25,7 +26,7 @@ from import_export.results import RowResult
 from inventory import exceptions as err
 from inventory.exceptions import IdempotencyConflict, StockRefused
 from inventory.imports.base import MAX_PROBLEMS, Column, Problem, SheetResource
-from inventory.imports.cells import CellError, is_blank, text, whole_number
+from inventory.imports.cells import CellError, is_blank, text, whole_number, within_limit
 from inventory.models import Action, Movement, Source, StockLevel
 from inventory.selectors import location_ids_by_code, variants_by_sku
 from inventory.services import StockLine, stock_apply
@@ -39,6 +40,7 @@ COUNT_ACTION, INCREMENT, DECREMENT = (
 )
 MODES = {COUNT: "Count: set on hand to the quantity", ADJUST: "Adjust: add (or, negative, remove)"}
 COUNT_REASON = "stock count"
+REASON_MAX = 255  # a movement's reason column
 # Changed rows kept with their diff for the preview; the totals count every row.
 MAX_SHOWN = 500
 
@@ -70,6 +72,9 @@ class StockResource(SheetResource):
         self.mode = mode
         self.reason = (reason or "").strip()
         self.location = (location or "").strip() or None
+        if len(self.reason) > REASON_MAX:
+            raise ValueError(f"the reason is longer than {REASON_MAX} characters")
+        self.limit = settings.STOCK_MAX_QUANTITY
 
     def required_columns(self):
         required = super().required_columns()
@@ -140,7 +145,7 @@ class StockResource(SheetResource):
             if not sku:
                 problems.append(Problem(number, "sku", "", "is empty: every row needs a SKU"))
             code = text(cells[i_loc]) if i_loc is not None else ""
-            if self.location and code and code != self.location:
+            if self.location and code and code.upper() != self.location.upper():
                 problems.append(
                     Problem(
                         number,
@@ -156,10 +161,19 @@ class StockResource(SheetResource):
             expected = None
             if i_exp is not None and not is_blank(cells[i_exp]):
                 try:
-                    expected = whole_number(cells[i_exp])
+                    expected = within_limit(whole_number(cells[i_exp]), self.limit)
                 except CellError as exc:
                     problems.append(Problem(number, "expected", text(cells[i_exp]), str(exc)))
             reason = text(cells[i_reason]) if i_reason is not None else ""
+            if len(reason) > REASON_MAX:
+                problems.append(
+                    Problem(
+                        number,
+                        "reason",
+                        reason[:40] + "…",
+                        f"is {len(reason):,} characters long; a reason holds at most {REASON_MAX}",
+                    )
+                )
             if adjust and not (reason or self.reason):
                 problems.append(
                     Problem(
@@ -171,7 +185,7 @@ class StockResource(SheetResource):
                     )
                 )
             if sku and code:
-                first = first_row.setdefault((sku, code), number)
+                first = first_row.setdefault((sku, code.upper()), number)
                 if first != number:
                     problems.append(
                         Problem(
@@ -195,7 +209,7 @@ class StockResource(SheetResource):
             problems.append(Problem(number, "quantity", "", f"is empty: give {what}"))
             return None
         try:
-            quantity = whole_number(cell)
+            quantity = within_limit(whole_number(cell), self.limit)
         except CellError as exc:
             problems.append(Problem(number, "quantity", text(cell), str(exc)))
             return None
@@ -341,7 +355,8 @@ def _user(user):
 
 def file_key(data, mode, location=None):
     """The idempotency key of a stock file: its bytes, its mode and its one location."""
-    digest = hashlib.sha256(json.dumps([mode, location or ""]).encode())
+    # Codes match whatever their case: wh1 and WH1 are one location, one file key.
+    digest = hashlib.sha256(json.dumps([mode, (location or "").upper()]).encode())
     digest.update(b"\0")
     digest.update(bytes(data))
     return f"import-file:{digest.hexdigest()}"

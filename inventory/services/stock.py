@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,6 +27,10 @@ ALL_ACTIONS = {a.value for a in Action}
 INCREMENT, DECREMENT, ALLOCATE = "increment", "decrement", "allocate"
 DEALLOCATE, MOVE, COUNT = "deallocate", "move", "count"
 assert {INCREMENT, DECREMENT, ALLOCATE, DEALLOCATE, MOVE, COUNT} == ALL_ACTIONS
+# The most a level's on hand or allocated can hold: PostgreSQL's integer column.
+LEVEL_MAX = 2_147_483_647
+# The longest key, reason and reference a movement keeps (its columns' max_length).
+TEXT_MAX = 255
 # The actions whose rules read a variant's and a location's selling rules (see _rule_problem).
 RULED = frozenset({DECREMENT, MOVE, ALLOCATE})
 
@@ -118,6 +123,7 @@ def stock_apply(
     """Apply the lines as one movement document, all or nothing (or, with partial=True, every
     valid line, reporting the others). A repeated `key` returns the first result."""
     lines = list(lines)
+    _check_request(key=key, reason=reason, reference=reference)
     payload_hash = _payload_hash(lines, source, reason, reference, partial) if key else ""
     if key:
         first = Movement.objects.filter(idempotency_key=key).first()
@@ -169,7 +175,10 @@ def movement_reverse(*, movement, source, user=None, reason=""):
 
 def _apply(lines, *, source, reason, reference, user, key, payload_hash, partial, reverses):
     errors = []
-    resolved = _resolve(lines, errors)
+    # The sanity limit is for what people and channels ask; a reversal undoes what was
+    # recorded, however large (a count can change a level by more than the limit).
+    limit = settings.STOCK_MAX_QUANTITY if reverses is None else LEVEL_MAX
+    resolved = _resolve(lines, errors, limit)
     pairs = set()
     for r in resolved:
         pairs.add((r.variant_id, r.location_id))
@@ -198,8 +207,8 @@ def _apply(lines, *, source, reason, reference, user, key, payload_hash, partial
         return StockResult(movement=None, errors=errors)
 
     movement = {
-        "reason": reason[:255],
-        "reference": reference[:255],
+        "reason": reason,
+        "reference": reference,
         "source": str(source),
         "user_id": user.pk if user is not None else None,
         "created_at": now,
@@ -236,19 +245,21 @@ class _Resolved:
     expected: int | None
 
 
-def _resolve(lines, errors):
+def _resolve(lines, errors, limit):
     """Check each line's shape and turn SKUs and location codes into ids (two queries at most)."""
-    skus = {ln.sku for ln in lines if ln.variant_id is None and ln.sku is not None}
+    skus = {
+        ln.sku
+        for ln in lines
+        if ln.variant_id is None and isinstance(ln.sku, str) and "\x00" not in ln.sku
+    }
     codes = {ln.location for ln in lines if ln.location_id is None and ln.location is not None}
     codes |= {ln.to_location for ln in lines if ln.to_location_id is None and ln.to_location}
     sku_ids = dict(Variant.objects.filter(sku__in=skus).values_list("sku", "pk")) if skus else {}
-    code_ids = (
-        dict(Location.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
-    )
+    code_ids = Location.objects.ids_by_code(codes) if codes else {}
 
     resolved = []
     for number, ln in enumerate(lines, start=1):
-        problem = _shape_problem(ln)
+        problem = _shape_problem(ln, limit)
         if problem:
             errors.append(LineError(number, *problem, sku=ln.sku or "", location=ln.location or ""))
             continue
@@ -286,7 +297,25 @@ def _resolve(lines, errors):
     return resolved
 
 
-def _shape_problem(ln):
+def _check_request(*, key, reason, reference):
+    """Refuse, naming the field, a key, reason or reference the movement cannot keep whole."""
+    for name, value in (("idempotency key", key), ("reason", reason), ("reference", reference)):
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise err.InvalidRequest(f"the {name} must be text, not {type(value).__name__}")
+        if len(value) > TEXT_MAX:
+            raise err.InvalidRequest(
+                f"the {name} is {len(value):,} characters long; at most {TEXT_MAX} fit: "
+                "shorten it (nothing was changed)"
+            )
+        if "\x00" in value:
+            raise err.InvalidRequest(
+                f"the {name} holds a NUL character (binary data); remove it (nothing was changed)"
+            )
+
+
+def _shape_problem(ln, limit):
     if ln.action not in ALL_ACTIONS:
         return err.INVALID_ACTION, (
             f"unknown action {ln.action!r}; use one of {', '.join(sorted(ALL_ACTIONS))}"
@@ -294,6 +323,11 @@ def _shape_problem(ln):
     q = ln.quantity
     if isinstance(q, bool) or not isinstance(q, int):
         return err.INVALID_QUANTITY, f"quantity {q!r} is not a whole number"
+    if q > limit:
+        return err.INVALID_QUANTITY, (
+            f"quantity {q:,} is above the limit of {limit:,} units a line "
+            "(STOCK_MAX_QUANTITY); check it for a typo"
+        )
     if ln.action == COUNT and q < 0:
         return err.INVALID_QUANTITY, f"a count cannot be negative (got {q})"
     if ln.action != COUNT and q <= 0:
@@ -302,6 +336,17 @@ def _shape_problem(ln):
         isinstance(ln.expected, bool) or not isinstance(ln.expected, int)
     ):
         return err.INVALID_QUANTITY, f"expected on hand {ln.expected!r} is not a whole number"
+    if ln.expected is not None and abs(ln.expected) > limit:
+        return err.INVALID_QUANTITY, (
+            f"expected on hand {ln.expected:,} is beyond the limit of {limit:,} units a line "
+            "(STOCK_MAX_QUANTITY)"
+        )
+    # Names looked up must be storable text (a line with ids, such as an import's, has none).
+    if ln.variant_id is None or ln.location_id is None or ln.to_location:
+        names = (("SKU", ln.sku), ("location", ln.location), ("location", ln.to_location))
+        for what, name in names:
+            if isinstance(name, str) and "\x00" in name:
+                return err.INVALID_ACTION, f"the {what} {name!r} holds a NUL character"
     if (ln.variant_id is None and not ln.sku) or (ln.location_id is None and not ln.location):
         return err.INVALID_ACTION, "each line needs a SKU and a location"
     if ln.action == MOVE and ln.to_location_id is None and not ln.to_location:
@@ -344,16 +389,30 @@ def _apply_line(r, states, errors):
     if r.action == COUNT and q == source.on_hand:
         return []  # the count confirms the level: nothing changes, nothing to record
     before = (source.on_hand, source.allocated)
+    on_hand, allocated = before
     if r.action == INCREMENT:
-        source.on_hand += q
+        on_hand += q
     elif r.action in (DECREMENT, MOVE):
-        source.on_hand -= q
+        on_hand -= q
     elif r.action == ALLOCATE:
-        source.allocated += q
+        allocated += q
     elif r.action == DEALLOCATE:
-        source.allocated -= q
+        allocated -= q
     elif r.action == COUNT:
-        source.on_hand = q
+        on_hand = q
+    if not (-LEVEL_MAX <= on_hand <= LEVEL_MAX and allocated <= LEVEL_MAX) or (
+        target is not None and target.on_hand + q > LEVEL_MAX
+    ):
+        errors.append(
+            LineError(
+                r.line,
+                err.INVALID_QUANTITY,
+                f"{r.action} {q:,} would take the level beyond {LEVEL_MAX:,} units, "
+                "the most it can hold",
+            )
+        )
+        return []
+    source.on_hand, source.allocated = on_hand, allocated
     source.dirty = True
     group = uuid.uuid4() if target is not None else None
     rows = [_ledger_row(r, source, before, group)]

@@ -442,7 +442,7 @@ def test_a_stock_file_checked_before_previews_were_recorded_must_be_checked_agai
 
     from django.apps import apps
 
-    migration = importlib.import_module("inventory.migrations.0007_import_previews_and_again")
+    migration = importlib.import_module("inventory.migrations.0006_import_previews_and_again")
     login(client, make, "carl", CLERK)
     upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"]))
     job = ImportJob.objects.get()

@@ -60,7 +60,7 @@ class Command(BaseCommand):
         codes = [opts["location"], *([opts["to_location"]] if opts["to_location"] else [])]
         variant = Variant.objects.get(sku=opts["sku"])
         for code in codes:
-            location = Location.objects.get(code=code)
+            location = Location.objects.with_codes([code]).get()
             level = StockLevel.objects.filter(variant=variant, location=location).first()
             on_hand, allocated = (level.on_hand, level.allocated) if level else (0, 0)
             self.stdout.write(

@@ -23,9 +23,10 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         levels = StockLevel.objects.all()
         if opts["location"]:
-            if not Location.objects.filter(code=opts["location"]).exists():
+            location = Location.objects.with_codes([opts["location"]]).first()
+            if location is None:
                 raise CommandError(f"unknown location {opts['location']!r}")
-            levels = levels.filter(location__code=opts["location"])
+            levels = levels.filter(location=location)
         dataset = StockExportResource().export(levels)
         data = FORMATS[opts["format"]]().export_data(dataset)
         if opts["output"]:

@@ -32,9 +32,12 @@ class Command(SheetImportCommand):
 
     def resource(self, opts):
         code = opts["location"]
-        if code and not Location.objects.filter(code=code).exists():
+        if code and not Location.objects.with_codes([code]).exists():
             raise CommandError(f"unknown location {code!r}")
-        return StockResource(mode=opts["mode"], reason=opts["reason"], location=code)
+        try:
+            return StockResource(mode=opts["mode"], reason=opts["reason"], location=code)
+        except ValueError as exc:
+            raise CommandError(f"--reason: {exc}") from exc
 
     def import_options(self, resource, opts, data):
         # The file's key marks its first application; --again applies it without a key.
