@@ -23,7 +23,7 @@ run: $(STAMP)
 	$(PY) manage.py run
 
 test: $(STAMP) lint chromium
-	$(PY) manage.py makemigrations --check --dry-run
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Debian's chromium for the browser tests (needs root when it is missing).

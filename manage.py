@@ -9,7 +9,12 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from config.env import ConfigError
+
+    try:
+        execute_from_command_line(sys.argv)
+    except ConfigError as exc:  # a setting the app cannot start with: say which, no traceback
+        sys.exit(f"{os.path.basename(sys.argv[0])}: configuration error: {exc}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """The job queues' dashboard (django-rq) for those with the queue permission only.
 
 django-rq's views check only that the user is staff, and from them a user can delete or
-requeue jobs: here they also need `django_rq.admin` (the Inventory manager role)."""
+requeue jobs: every one of them, the JSON ones too, also needs `django_rq.admin` (the Inventory
+manager role). The JSON views (stats, metrics) accept django-rq's API token as well, which is
+checked by the view itself and only for a request without a logged-in user: for a staff user
+django-rq would take the session alone."""
 
 from functools import wraps
 
@@ -10,13 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
-TOKEN_VIEWS = {"django_rq_home_json", "django_rq_metrics"}  # they check their API token
+TOKEN_VIEWS = {"django_rq_home_json", "django_rq_metrics"}  # they also take an API token
 
 
-def _guarded(view):
+def _guarded(view, *, token=False):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not request.user.has_perm("django_rq.admin"):
+        anonymous = not request.user.is_authenticated
+        if not request.user.has_perm("django_rq.admin") and not (token and anonymous):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -27,8 +31,8 @@ class GuardedQueueAdmin(QueueAdmin):
     def get_urls(self):
         urls = super().get_urls()
         for pattern in urls:
-            if getattr(pattern, "name", None) not in TOKEN_VIEWS:
-                pattern.callback = _guarded(pattern.callback)
+            token = getattr(pattern, "name", None) in TOKEN_VIEWS
+            pattern.callback = _guarded(pattern.callback, token=token)
         return urls
 
     def has_module_permission(self, request):

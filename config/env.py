@@ -1,9 +1,10 @@
-"""Reading settings from environment variables: booleans, lists and database URLs."""
+"""Reading settings from environment variables: booleans, lists, database URLs and keys."""
 
 import os
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -131,3 +132,49 @@ def sqlite_database(path):
         },
         "TEST": {"NAME": str(path.with_name(path.stem + "-test" + path.suffix))},
     }
+
+
+def credentials_keys(raw, *, debug, key_file):
+    """The Fernet keys channel credentials are encrypted with (CREDENTIALS_KEYS: comma-separated,
+    the first encrypts, all decrypt). Unset: with DEBUG on, one key made once in key_file and
+    shared by every local process; with DEBUG off, an error (a key per machine would make one
+    machine's credentials unreadable on the next)."""
+    if raw is not None and raw.strip():
+        keys = [key.strip() for key in raw.split(",") if key.strip()]
+        for number, key in enumerate(keys, 1):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                raise ConfigError(
+                    f"CREDENTIALS_KEYS: key {number} of {len(keys)} is not a Fernet key (32 "
+                    "url-safe base64-encoded bytes; make one with `python -c 'from "
+                    "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
+                ) from None
+        return keys
+    if not debug:
+        raise ConfigError(
+            "CREDENTIALS_KEYS must be set when DEBUG is off: the key channel credentials are "
+            "encrypted with, the same on every process (README: Operations, Credentials keys)"
+        )
+    return [_local_key(Path(key_file))]
+
+
+def _local_key(path):
+    """The local key in `path`, made (readable by its owner only) if there is none yet; two
+    processes starting at once agree on the first one written."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(Fernet.generate_key().decode() + "\n")
+    try:
+        os.link(draft, path)  # fails if another process got there first: its key stands
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()

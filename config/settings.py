@@ -1,12 +1,14 @@
 """Settings, read from the environment; every variable has an embedded default (see README)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
 
 from config.env import (
     ConfigError,
+    credentials_keys,
     database_from_url,
     env_bool,
     env_float,
@@ -20,10 +22,15 @@ VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 # ---------------------------------------------------------------------------- core
 DEBUG = env_bool("DEBUG", default=False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
 if not SECRET_KEY:
-    if not DEBUG and os.environ.get("INVENTORY_REQUIRE_SECRET_KEY"):
-        raise ConfigError("SECRET_KEY must be set when DEBUG is off")
+    # A key made per process breaks sessions and CSRF tokens between web processes: without
+    # DEBUG (production) the app does not start without one.
+    if not DEBUG:
+        raise ConfigError(
+            "SECRET_KEY must be set when DEBUG is off: the same long random value on every "
+            "web process (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
     # A throwaway key for local runs; sessions do not survive a restart.
     SECRET_KEY = "insecure-local-" + get_random_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -38,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
     "import_export",
+    "axes",  # failed logins: counted, locked out for a while, listed for superusers
     "config",  # the project: its commands and the staff roles
     "inventory",
     "connectors",
@@ -51,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login into its own answer (429 and a message).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -182,6 +192,31 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 # ---------------------------------------------------------------------------- security
+# Channel credentials and tokens are encrypted in the database (connectors/fields.py) with
+# these Fernet keys: the first encrypts, every one decrypts (rotation: README, Operations).
+# Unset with DEBUG on: a key made once in $VAR_DIR/credentials.key; with DEBUG off, an error.
+CREDENTIALS_KEYS = credentials_keys(
+    os.environ.get("CREDENTIALS_KEYS"), debug=DEBUG, key_file=VAR_DIR / "credentials.key"
+)
+
+# Failed logins (django-axes): after LOGIN_FAILURE_LIMIT failures from one address, or for one
+# username, further attempts from it (or for it) are refused for LOGIN_LOCKOUT_MINUTES, counted
+# from the last failure. Superusers see them under Axes > Access attempts (delete: unlock).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = []  # logs name the address and username (never the password)
+# The client's address: the connection's own, unless the app is behind this many proxies that
+# set X-Forwarded-For (else every login would seem to come from the proxy, one lock-out for all).
+LOGIN_PROXY_COUNT = int(os.environ.get("LOGIN_PROXY_COUNT", 0))
+AXES_CLIENT_IP_CALLABLE = "config.login.client_ip"
+
 # Secure defaults when DEBUG is off; SECURE_SSL_REDIRECT can be turned off behind a proxy
 # that already redirects (set it to 0).
 if not DEBUG:
@@ -205,5 +240,6 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # urllib3 logs request lines at DEBUG, query strings (and so any token in them) included.
         "urllib3": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its version, at every process start
     },
 }

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from connectors.fields import EncryptedJSONField
 from connectors.platforms import inbound, registry
 from inventory.models import Location, Movement, Variant
 
@@ -31,10 +32,11 @@ class Channel(models.Model):
     base_url = models.URLField(
         help_text="The API's base URL (a sandbox's http://127.0.0.1:PORT for trials)."
     )
-    # Secrets: write-only in the admin, never logged, never stored in push records.
-    credentials = models.JSONField(default=dict, blank=True)
+    # Secrets: encrypted in the database, write-only in the admin, never logged, never stored
+    # in push records. Webhook signing secrets kept after registration are among them.
+    credentials = EncryptedJSONField(default=dict, blank=True)
     # Tokens obtained with the credentials (and their expiry); as secret as the credentials.
-    auth_state = models.JSONField(default=dict, blank=True, editable=False)
+    auth_state = EncryptedJSONField(default=dict, blank=True, editable=False)
     settings = models.JSONField(
         default=dict, blank=True, help_text="Platform settings (checked against the platform)."
     )

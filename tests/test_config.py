@@ -59,6 +59,7 @@ def test_check_deploy_passes_with_debug_off_and_real_settings(tmp_path):
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "k3y-" + "x7Qz9LmP2vRt8WnB4cYh6JdF1gKs5aEu0oIiUyTrEwQ" * 2,
+        "CREDENTIALS_KEYS": "i6bhMyaF9kL0n3jqHF8Ho3o8iQd_wd-6y0j3n9t5bE8=",
         "ALLOWED_HOSTS": "stock.example.com",
         "VAR_DIR": str(tmp_path),
     }

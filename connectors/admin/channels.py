@@ -7,9 +7,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.views.decorators.debug import sensitive_post_parameters
 
 from connectors import queue
 from connectors.admin.forms import ChannelForm, fields_by_name
+from connectors.admin.history import CREDENTIAL, channel_change_message
 from connectors.admin.listings import when
 from connectors.exceptions import ConfigError, ConnectorError
 from connectors.models import Channel
@@ -91,15 +93,28 @@ class ChannelAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "queue_depth": queue.queue_depth()}
         return super().changelist_view(request, extra_context)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # An error report of this request (a 500 mailed to admins, a debug page) shows the
+        # credential fields as stars.
+        names = [f"{CREDENTIAL}{name}" for name in fields_by_name("credential_fields")]
+        view = sensitive_post_parameters(*names)(super().changeform_view)
+        return view(request, object_id, form_url, extra_context)
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        if add:
+            return super().construct_change_message(request, form, formsets, add)
+        return channel_change_message(form, getattr(form.instance, "_history_notes", ()))
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         changed = set(form.changed_data)
-        new_credentials = any(name.startswith("credential_") for name in changed)
+        new_credentials = any(name.startswith(CREDENTIAL) for name in changed)
         new_settings = any(name.startswith("setting_") for name in changed)
         # Another account or store, or other settings: what it showed before says nothing.
         elsewhere = new_credentials or new_settings or {"platform", "base_url"} & changed
         if obj.paused_reason.startswith("bad credentials") and new_credentials:
             channel_resume(obj)
+            obj._history_notes = [f"mode: {obj.mode} → live (resumed: new credentials)"]
             self.message_user(request, f"{obj.name}: new credentials; resumed.")
         if change and (RULES & changed or elsewhere):
             channel_push_now(obj)
@@ -120,12 +135,14 @@ class ChannelAdmin(admin.ModelAdmin):
     def pause(self, request, queryset):
         for channel in queryset:
             channel_pause(channel, f"paused by {request.user}")
+            self.log_change(request, channel, f"Changed mode: {channel.mode} → paused (Pause).")
         self.message_user(request, f"{queryset.count()} channel(s) paused")
 
     @admin.action(description="Resume (sends the latest state)", permissions=["change"])
     def resume(self, request, queryset):
         for channel in queryset:
             channel_resume(channel)
+            self.log_change(request, channel, f"Changed mode: {channel.mode} → live (Resume).")
         self.message_user(request, f"{queryset.count()} channel(s) resumed")
 
     @admin.action(description="Reconcile (find drift; see Drift)", permissions=["change"])

@@ -37,6 +37,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from tests.benchmarks import PRODUCTION_KEYS
 from tests.benchmarks.ledger import DEFAULT_PG, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +91,7 @@ def main():
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
+        **PRODUCTION_KEYS,
         "ALLOWED_HOSTS": "testserver",
         "SECURE_SSL_REDIRECT": "0",
     }

@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.benchmarks import PRODUCTION_KEYS
 from tests.benchmarks.ledger import DEFAULT_PG, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,7 @@ def main():
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "0",
+            **PRODUCTION_KEYS,
             "ALLOWED_HOSTS": "testserver",
             "SECURE_SSL_REDIRECT": "0",
         }

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import requests
 
+from tests.benchmarks import PRODUCTION_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 18400
 # Each worker takes the sync queue first (pushes, deliveries), then default (the polls).
@@ -75,6 +77,7 @@ def main():
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "0",
+            **PRODUCTION_KEYS,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",  # plain http on 127.0.0.1, as behind a TLS proxy
             "VAR_DIR": tmp,

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.benchmarks import PRODUCTION_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
 HOT = 100
@@ -43,7 +45,12 @@ def main():
         return child(args)
     status = 0
     for backend in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0"}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "0",
+            **PRODUCTION_KEYS,
+        }
         env.pop("REDIS_URL", None)
         with tempfile.TemporaryDirectory() as tmp:
             env["VAR_DIR"] = tmp

@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.benchmarks import PRODUCTION_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 18300
 
@@ -73,6 +75,7 @@ def spawn(run, args):
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "0",
+            **PRODUCTION_KEYS,
             "VAR_DIR": tmp,
             "SYNC_SWEEP_AFTER": "5",
             "SYNC_PACING": "1" if run == "limited" else "0",
