@@ -4,7 +4,7 @@ Real engine runs (connectors.services.push) against the sandboxes over HTTP."""
 
 import pytest
 
-from connectors.models import Channel, Listing, PushRecord
+from connectors.models import Channel, ChannelOrder, Listing, PushRecord
 from connectors.platforms.sandbox.serve import start_sandbox
 from connectors.services.push import sync_channel_run
 from tests.connectors.sandbox_client import Client
@@ -102,3 +102,33 @@ def test_refused_credentials_still_pause_the_channel(listed):
     assert "(401)" in channel.paused_reason
     listing.refresh_from_db()
     assert listing.pending_since is not None  # kept for when the credentials are fixed
+
+
+@pytest.mark.parametrize("running", ["elasticpath"], indirect=True)
+def test_a_checkout_between_our_read_and_our_decrement_is_taken_in_and_sent_again(listed, make):
+    channel, listing, sandbox, item = listed
+    make.stock(listing.variant, channel.locations.get(), 10)
+    Channel.objects.filter(pk=channel.pk).update(buffer=3)  # we should show 10 - 3 = 7
+    sandbox.hooks.seed(sandbox, [item], quantity=10)
+    # A shopper pays for 8 right after our read: our decrement of 3 finds 2 available.
+    sale = {"after_read": True, "lines": [{"remote_id": item.remote_id, "quantity": 8}]}
+    sandbox.control("POST", "orders", sale)
+
+    report = run(channel)
+
+    listing.refresh_from_db()
+    assert (report.stopped, report.failed) == ("", 0)
+    assert listing.status == "ok"
+    refused = PushRecord.objects.get(channel=channel, status=422)
+    assert "insufficient stock levels" in refused.items[0]["message"]
+    # The sale was taken in before sending again: 10 - 8 allocated = 2, less the buffer: 0.
+    order = ChannelOrder.objects.get(channel=channel)
+    assert order.lines.get().state == "allocated"
+    assert listing.confirmed_quantity == 0
+    stock = sandbox.state()["stock"][item.remote_id]
+    assert (stock["available"], stock["allocated"]) == (0, 8)  # the sale stays held there
+    writes = PushRecord.objects.filter(channel=channel, purpose="write").count()
+    run(channel)  # the sale's own change left it pending: the channel already shows it
+    listing.refresh_from_db()
+    assert listing.pending_since is None
+    assert PushRecord.objects.filter(channel=channel, purpose="write").count() == writes
