@@ -26,6 +26,20 @@ def env_bool(name, default=False):
     )
 
 
+def env_int(name, default, minimum=None):
+    """A whole number from the environment; anything else stops the app, naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={raw!r}: it must be at least {minimum}")
+    return value
+
+
 def env_list(name, default=()):
     raw = os.environ.get(name)
     if raw is None:

@@ -5,7 +5,14 @@ from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
 
-from config.env import ConfigError, database_from_url, env_bool, env_list, sqlite_database
+from config.env import (
+    ConfigError,
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    sqlite_database,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -115,6 +122,9 @@ SYNC = {
     # Requests to a channel wait their turn at its platform's documented rate (and for what
     # its answers say). Off only against sandboxes whose own limits are off (benchmarks).
     "PACING": env_bool("SYNC_PACING", default=True),
+    # Push records older than this many days are purged daily (config/cron.py), each
+    # listing's latest exchange and latest write kept whatever their age.
+    "PUSH_RECORD_DAYS": env_int("PUSH_RECORD_DAYS", default=30, minimum=1),
 }
 
 # Sales coming back (connectors/services/inbound.py); seconds unless said otherwise.
