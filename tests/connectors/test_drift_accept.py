@@ -18,7 +18,7 @@ from inventory.models import StockLevel, StockTransaction
 rules = st.fixed_dictionaries(
     {
         "buffer": st.integers(0, 20),
-        "percentage": st.none() | st.integers(1, 300),
+        "percentage": st.none() | st.integers(0, 300),
         "cap": st.none() | st.integers(0, 500),
         "zero_out_threshold": st.integers(0, 20),
     }
