@@ -140,6 +140,9 @@ SYNC = {
     # Requests to a channel wait their turn at its platform's documented rate (and for what
     # its answers say). Off only against sandboxes whose own limits are off (benchmarks).
     "PACING": env_bool("SYNC_PACING", default=True),
+    # Push records older than this many days are purged daily (config/cron.py), each
+    # listing's latest exchange and latest write kept whatever their age.
+    "PUSH_RECORD_DAYS": env_int("PUSH_RECORD_DAYS", default=30, minimum=1),
 }
 
 # Sales coming back (connectors/services/inbound.py); seconds unless said otherwise.

@@ -82,6 +82,7 @@ from connectors.models import Channel, Listing
 
 OK, PENDING, FAILED = Listing.Status.OK, Listing.Status.PENDING, Listing.Status.FAILED
 CHUNK = 5000  # variant ids per statement
+SHAPES = 128  # statement shapes (variant and location counts) kept, least recently used dropped
 # Locations some channel sells, cached per process: a stock change elsewhere (a supplier, a
 # location no channel sells) costs no statement. A process may see a change of a channel's
 # locations up to SOLD_TTL late; that change marks the channel's listings pending at once
@@ -137,7 +138,7 @@ def stock_changed(variant_ids, location_ids):
     return channel_ids
 
 
-@functools.cache
+@functools.lru_cache(maxsize=SHAPES)
 def _stock_changed_sql(n_variants, n_locations):
     q = connections["default"].ops.quote_name
     listing = q(Listing._meta.db_table)

@@ -55,6 +55,54 @@ def channel_target(channel, *, tracked, available_by_location, short=0):
     return Target(quantity, steps)
 
 
+REACH = 2**40  # an available stock past any real one: what shows there shows for all above
+
+
+@dataclass(frozen=True)
+class Preimage:
+    """The summed available stock, `low` to `high` (None: no limit), that the channel's
+    rules show as one quantity."""
+
+    low: int
+    high: int | None
+
+    @property
+    def unique(self):
+        return self.low == self.high
+
+
+def available_showing(channel, quantity):
+    """The Preimage of `quantity` under the channel's rules (channel_target, for a tracked
+    variant), or None when no available stock shows it (above the cap, below the zero-out
+    threshold, a step the percentage skips). The rules never lower what is shown when more
+    is available, so the stock showing a quantity is one interval, found by bisection."""
+
+    def shown(available):
+        return channel_target(
+            channel, tracked=True, available_by_location=[("", available)]
+        ).quantity
+
+    if quantity < 0 or shown(REACH) < quantity:
+        return None
+    low = _first(lambda a: shown(a) >= quantity, 0, REACH)
+    if shown(low) != quantity:
+        return None
+    if shown(REACH) == quantity:
+        return Preimage(low, None)
+    return Preimage(low, _first(lambda a: shown(a) > quantity, low, REACH) - 1)
+
+
+def _first(holds, low, high):
+    """The least value in low..high where `holds` (monotone, true at high) is true."""
+    while low < high:
+        middle = (low + high) // 2
+        if holds(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
 def open_order_units(variant_ids):
     """{variant_id: units} of open channel order lines that found no stock (oversold)."""
     lines = OrderLine.objects.filter(variant_id__in=variant_ids, state=OrderLine.State.SHORT)

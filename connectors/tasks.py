@@ -19,6 +19,7 @@ from connectors.services.actions import channel_refresh
 from connectors.services.inbound import channel_poll, inbound_process_waiting
 from connectors.services.push import burst_hold, sync_channel_run
 from connectors.services.reconcile import channel_reconcile
+from connectors.services.retention import push_records_purge
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,12 @@ def reconcile_all():
         except Exception as exc:  # one channel's failure must not stop the others
             log.warning("reconcile of %s failed: %s", channel.name, exc)
     return found
+
+
+def purge_push_records():
+    """The scheduler's daily purge of push records older than PUSH_RECORD_DAYS (each
+    listing's latest kept); returns how many went."""
+    return push_records_purge()
 
 
 def sweep_pending():

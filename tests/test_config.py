@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from config.env import ConfigError, database_from_url, env_bool
+from config.env import ConfigError, database_from_url, env_bool, env_int
 
 BASE = Path(__file__).resolve().parent.parent
 
@@ -53,6 +53,23 @@ def test_env_bool_refuses_words_it_does_not_know(monkeypatch):
         env_bool("DEBUG")
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("thirty", "PUSH_RECORD_DAYS='thirty' is not a whole number"), ("0", "at least 1")],
+)
+def test_env_int_refuses_what_is_not_a_whole_number_it_can_use(monkeypatch, raw, message):
+    monkeypatch.setenv("PUSH_RECORD_DAYS", raw)
+    with pytest.raises(ConfigError, match=message):
+        env_int("PUSH_RECORD_DAYS", default=30, minimum=1)
+
+
+def test_env_int_reads_a_number_and_defaults_when_unset(monkeypatch):
+    monkeypatch.setenv("PUSH_RECORD_DAYS", " 7 ")
+    assert env_int("PUSH_RECORD_DAYS", default=30) == 7
+    monkeypatch.delenv("PUSH_RECORD_DAYS")
+    assert env_int("PUSH_RECORD_DAYS", default=30) == 30
+
+
 def test_check_deploy_passes_with_debug_off_and_real_settings(tmp_path):
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)},
@@ -82,10 +99,17 @@ def test_the_scheduler_runs_the_sweepers_the_reconcile_and_the_upload_purge():
     scheduler = CronScheduler(connection=django_rq.get_connection("sync"))
     scheduler.load_config_from_file("config.cron")
     jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"sweep_pending", "sweep_inbound", "reconcile_all", "job_purge"}
+    assert set(jobs) == {
+        "sweep_pending",
+        "sweep_inbound",
+        "reconcile_all",
+        "job_purge",
+        "purge_push_records",
+    }
     assert jobs["sweep_pending"].interval == 30
     assert jobs["sweep_inbound"].interval == 30  # deliveries left waiting; polls when due
     assert jobs["job_purge"].queue_name == "imports"
+    assert jobs["purge_push_records"].queue_name == "default"
 
 
 WITHOUT_WERKZEUG = """

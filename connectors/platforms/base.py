@@ -340,6 +340,42 @@ class Connector:
         """Ask the platform for a token: return (token, lifetime in seconds)."""
         raise NotImplementedError
 
+    def token_refused(self, response, what):
+        """Raise for a token endpoint's answer that carries no token, by what it means.
+
+        A 429 is the platform's rate limit (its Retry-After waited for) and a 5xx or 408 a
+        passing failure, retried with backoff: neither says anything of the credentials, and
+        pausing the channel for them would wait for a person with nothing to fix. Only a 401
+        or 403, or a 400 that names the credentials (refuses_credentials), is an AuthError
+        (`what` says whose); any other answer is a ChannelError (a wrong URL, a request the
+        endpoint does not take)."""
+        status = response.status_code
+        if status == 429 or status >= 500:
+            self.judge(response)
+        record = self.exchanges[-1]
+        if status == 408:
+            record.outcome = "transient"
+            raise TransientError(f"{self.platform}: the token endpoint timed out ({status})")
+        if status in (401, 403) or (status == 400 and refuses_credentials(response.text)):
+            record.outcome = "auth"
+            # Its words, in case they quote a secret we sent, without it.
+            reason = self.redactor.text(_short(response))
+            raise AuthError(f"{self.platform} refused {what} ({status}): {reason}")
+        self.channel_error(response, "token endpoint gave no token")
+
+    def token_body(self, response, *fields):
+        """The token endpoint's JSON answer, which must hold each of `fields` as text
+        (a ChannelError where it does not: a proxy's page, a wrong URL answering 200)."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(f), str) and body[f] for f in fields
+        ):
+            self.channel_error(response, f"answered without {' and '.join(fields)}")
+        return body
+
     def auth_headers(self):
         return {"Authorization": f"Bearer {self.auth_state['access_token']}"}
 
@@ -504,6 +540,19 @@ class Connector:
         """Subscribe `url` to the order and stock events; an inbound.Registration. Raises
         ChannelError with the platform's words when it refuses."""
         raise NotImplementedError(f"{self.platform} has no API to register webhooks")
+
+
+OAUTH_REFUSALS = ("invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope")
+CREDENTIAL_WORDS = ("grant", "client", "credential", "token", "secret", "key")
+
+
+def refuses_credentials(text):
+    """Whether a token endpoint's 400 body refuses the credentials (RFC 6749's error codes,
+    or "invalid" said of a grant, client, token...), not the request's shape."""
+    words = text.lower()
+    if any(code in words for code in OAUTH_REFUSALS):
+        return True
+    return "invalid" in words and any(word in words for word in CREDENTIAL_WORDS)
 
 
 def parse_retry_after(value, now=None):

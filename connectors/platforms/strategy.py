@@ -30,10 +30,11 @@ ROUNDS = 3  # reads-then-writes per item while the channel keeps moving under us
 def push(connector, items, *, still_ours=None, moved=None):
     """Bring each item to its quantity on the channel; one ItemOutcome per item.
     `still_ours(keys)`, before each write request: the keys the caller may still write (the
-    engine's claims); the others are left out, not applied. `moved(items)`, once, when the
-    first read finds items whose level is not what the channel last confirmed (a sale we
-    may not have heard of yet): the caller takes in what the channel told it and returns
-    {key: new quantity} for the items whose target changed meanwhile."""
+    engine's claims); the others are left out, not applied. `moved(items)`, when the first
+    read finds items whose level is not what the channel last confirmed, and when the read
+    after a stale answer finds the items it refused (a sale we may not have heard of yet):
+    the caller takes in what the channel told it and returns {key: new quantity} for the
+    items whose target changed meanwhile."""
     decided = {}
     todo = []
     for item in items:
@@ -74,7 +75,7 @@ def _round(connector, items, decided, *, first, still_ours, moved=None):
     stale (their outcome so far is in `decided`, replaced by the next round's)."""
     to_read = _needs_read(connector, items, first)
     levels = _read(connector, to_read, decided) if to_read else {}
-    if first and moved is not None and levels:
+    if moved is not None and levels:
         items = _after_moves(connector, items, levels, decided, moved)
     writes = []
     for item in items:
@@ -111,9 +112,12 @@ def _after_moves(connector, items, levels, decided, moved):
         item
         for item in items
         if item.key in levels
-        and item.key not in decided
-        and item.expected is not None
-        and levels[item.key].shown != item.expected
+        and (
+            # Refused as stale, and not at its target as read again: the channel moved.
+            decided[item.key].stale
+            if item.key in decided
+            else item.expected is not None and levels[item.key].shown != item.expected
+        )
     ]
     if not shifted:
         return items

@@ -3,7 +3,9 @@ its ledger rows and the levels back.
 
 Raw SQL because the service runs it for every mutation and the ORM's per-row work (model
 instances, field preparation, query compilation) cost more than the database did. Statements
-are built once per shape and cached. On PostgreSQL a document of any size is written by one
+are built once per shape and cached, the latest SHAPES shapes of each kind: a shape is a row
+count, and a long-lived worker meets thousands of them (an unbounded cache of 4,000-pair
+statements grows by megabytes). On PostgreSQL a document of any size is written by one
 statement (data-modifying CTEs over unnest()ed arrays); on SQLite by one statement per table
 (per chunk of rows). Needs SQLite >= 3.35 (RETURNING) or PostgreSQL.
 
@@ -24,6 +26,8 @@ from inventory.models import Location, Movement, StockLevel, StockTransaction, V
 CHUNK = 4000
 # Ledger rows per INSERT on SQLite: 12 parameters each.
 LEDGER_CHUNK = 1000
+# Statement shapes kept per kind (least recently used dropped): the sizes in steady use.
+SHAPES = 128
 # Documents up to this many ledger rows are sent to PostgreSQL as literal rows, not arrays.
 SMALL = 8
 
@@ -120,7 +124,7 @@ def _tables(vendor):
 # ----------------------------------------------------------------------------- locking
 
 
-@functools.cache
+@functools.lru_cache(maxsize=SHAPES)
 def _lock_sql(vendor, n_pairs, lock, rules=True):
     """The locking select; without `rules` it skips the variant's and location's selling
     rules (counts, increments and deallocations never read them): two joins fewer, a fifth
@@ -214,7 +218,7 @@ def _create(conn, ordered):
         return {}
 
 
-@functools.cache
+@functools.lru_cache(maxsize=SHAPES)
 def _create_sql(vendor, n_pairs):
     t = _tables(vendor)
     columns = "(variant_id, location_id, on_hand, allocated, updated_at)"
@@ -310,7 +314,7 @@ def _movement_sql(vendor):
     return f"INSERT INTO {t['movement']} ({t['movement_cols']}) VALUES ({marks}) RETURNING id"
 
 
-@functools.cache
+@functools.lru_cache(maxsize=SHAPES)
 def _ledger_sql(vendor, n_rows):
     t = _tables(vendor)
     one = "(" + ", ".join(["%s"] * (len(ROW_COLUMNS) + 2)) + ")"
@@ -334,7 +338,7 @@ def _write_levels(conn, cursor, levels, created):
         cursor.executemany(sql, params)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=SHAPES)
 def _pg_document_sql(n_levels, n_rows):
     """One statement: insert the movement, update the levels, insert the ledger rows. Levels
     and rows come as literal VALUES (n given) or as one array per column (None)."""

@@ -5,6 +5,8 @@ https://euwest.api.elasticpath.com), because the token endpoint is outside /v2; 
 adds /v2 to API paths (a base URL given with /v2 is accepted and trimmed).
 Credentials: "client_id" and "client_secret" of a client_credentials grant (the stock
 transactions are for administrators); the token is renewed when expires_in runs out and on a 401.
+A token endpoint answering 429 or 5xx is waited out or retried; only a 401, a 403 or a 400
+naming the credentials pauses the channel as "bad credentials" (Connector.token_refused).
 Settings:
 - "location_slug": empty for basic ("legacy") inventories; set, for multi-location mode.
 - "untracked_quantity" (default 9999): Elastic Path has no infinite stock, so an untracked
@@ -75,7 +77,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from urllib.parse import quote
 
-from connectors.exceptions import AuthError, TransientError
+from connectors.exceptions import TransientError
 from connectors.platforms import inbound
 from connectors.platforms.base import (
     ABSOLUTE,
@@ -172,9 +174,8 @@ class ElasticPathConnector(Connector):
             },
         )
         if response.status_code != 200:
-            self.exchanges[-1].outcome = "auth"
-            raise AuthError(f"elasticpath refused the client credentials: {_message(response)}")
-        body = response.json()
+            self.token_refused(response, "the client credentials")
+        body = self.token_body(response, "access_token")
         return body["access_token"], int(body.get("expires_in") or 3600)
 
     # ------------------------------------------------------------------ writes

@@ -210,13 +210,17 @@ class ElasticPathSandbox(MultiLocation, Selling, Sandbox):
             raise validation_error('data must be a list of {"id": ...}')
         mli = is_mli(request)
         found = [r["id"] for r in refs if r["id"] in self.stocks]
-        return json_response({"data": [stock_json(pid, self.stocks[pid], mli) for pid in found]})
+        answer = json_response({"data": [stock_json(pid, self.stocks[pid], mli) for pid in found]})
+        self.sell_after_read()
+        return answer
 
     def get_stock(self, request, product_id: str):
         self.guard(request)
-        return json_response(
+        answer = json_response(
             {"data": stock_json(product_id, self.find(product_id), is_mli(request))}
         )
+        self.sell_after_read()
+        return answer
 
     def create_stock(self, request, product_id: str):
         self.guard(request, write=True)

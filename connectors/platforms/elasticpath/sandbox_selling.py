@@ -24,10 +24,14 @@ Choices where the docs are silent ([I], [gap]):
   (webhook_retries of ElasticPathSandbox) with the same id and the next `attempt`.
 - Delivery logs (GET /v2/integrations[/{id}]/logs) are the outbox's attempts, matched to
   an integration by its URL; a delivery dropped on purpose is never attempted, so not logged.
+- A control order with "after_read": true waits until the next stock read (POST
+  /v2/inventories/multiple, GET /v2/inventories/{id}) has been answered, then is placed: the
+  checkout that lands between a client's read and its transaction.
 - Order timestamps carry milliseconds; the listing is newest-created first; page[offset]
   stops at the "max_offset" setting (10,000).
 """
 
+import contextlib
 import math
 import uuid
 from urllib.parse import urlencode
@@ -73,9 +77,15 @@ class Selling:
     def reset_selling(self) -> None:
         self.orders: dict[str, dict] = {}
         self.integrations: dict[str, dict] = {}
+        self.after_read: list[dict] = []  # sales waiting for the next stock read
 
     # ------------------------------------------------------------ control hooks
     def sell(self, body: dict) -> dict:
+        if body.get("after_read"):
+            # A checkout between a client's read and its write: placed (and paid) right
+            # after the next stock read is answered, so the write meets the sale.
+            self.after_read.append({k: v for k, v in body.items() if k != "after_read"})
+            return {"after_read": len(self.after_read)}
         order_id = str(body.get("id") or uuid.uuid4())
         if order_id in self.orders:
             raise SeedError(f"order {order_id!r} exists already")
@@ -87,6 +97,14 @@ class Selling:
         if body.get("paid", True):
             self.pay(order)
         return {"id": order_id, "order": order_document(order)}
+
+    def sell_after_read(self) -> None:
+        """Place the sales that waited for a stock read (one refused when short is dropped,
+        as a checkout that finds no stock is)."""
+        waiting, self.after_read = self.after_read, []
+        for body in waiting:
+            with contextlib.suppress(Refused):
+                self.sell(body)
 
     def order_action(self, order_id: str, action: str, restock: bool) -> dict:
         order = self.orders.get(order_id)

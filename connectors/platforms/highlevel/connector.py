@@ -3,7 +3,9 @@
 Absolute writes: POST /products/inventory sets availableQuantity per priceId, in batches.
 Credentials: a Private Integration Token ("token"), or an OAuth app ("client_id",
 "client_secret", "refresh_token"), whose refresh token rotates on every use (the newest is
-kept in auth_state). Settings: "location_id", the altId of the sub-account.
+kept in auth_state); a token endpoint answering 429 or 5xx is waited out or retried, and
+only a 400 naming the grant or client (invalid_grant), a 401 or a 403 is "bad credentials"
+(Connector.token_refused). Settings: "location_id", the altId of the sub-account.
 Untracked variants are sent as allowOutOfStockPurchases=true without a quantity: HighLevel's
 way of saying "keep selling".
 Rate limit: a bucket of 100 requests per 10 s (and 200,000 a day) per app and location; every
@@ -38,7 +40,6 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from connectors.exceptions import AuthError
 from connectors.platforms.base import (
     ABSOLUTE,
     Batch,
@@ -136,10 +137,9 @@ class HighLevelConnector(Connector):
                 "user_type": "Location",
             },
         )
-        if response.status_code >= 400:
-            reason = self.redactor.text(_token_error(response))  # in case it quotes a secret
-            raise AuthError(f"highlevel refused the refresh token ({response.status_code}{reason})")
-        body = response.json()
+        if response.status_code != 200:
+            self.token_refused(response, "the OAuth client or refresh token")
+        body = self.token_body(response, "access_token", "refresh_token")
         self.auth_state["refresh_token"] = body["refresh_token"]
         self.redactor.add(body["refresh_token"])
         return body["access_token"], int(body.get("expires_in", 86_400))
@@ -342,14 +342,3 @@ class HighLevelConnector(Connector):
         if not isinstance(body, dict):
             self.channel_error(response, f"{what}: the answer is not a JSON object")
         return body
-
-
-def _token_error(response) -> str:
-    """ ": <HighLevel's message>" of a refused token request, where its body has one."""
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        return ""
-    if isinstance(message, list):
-        message = "; ".join(str(m) for m in message)
-    return f": {message}" if message else ""

@@ -182,6 +182,28 @@ class ConnectorContract(PlatformCase):
         with pytest.raises(TransientError):
             self.push(connector, items)
 
+    @pytest.mark.parametrize(
+        ("switch", "error"),
+        [
+            ({"error_next": 1, "error_statuses": [503]}, TransientError),
+            ({"drop_next": 1}, TransientError),
+            ({"rate_limit_next": 1}, RateLimited),
+        ],
+        ids=["503", "dropped connection", "429"],
+    )
+    def test_a_failing_token_endpoint_is_not_bad_credentials(self, sandbox, switch, error):
+        items = self.make_items(1, quantity=5)
+        self.seed(sandbox, items, quantity=0)
+        connector = self.connector(sandbox)  # no token yet: its first request asks for one
+        if not connector.uses_token:
+            pytest.skip(f"{self.platform} sends a static token")
+        sandbox.fail(include_auth=True, **switch)
+        with pytest.raises(error):
+            self.push(connector, items)
+        assert [e.purpose for e in connector.exchanges] == ["auth"]
+        self.push(self.connector(sandbox), items)  # it answers again: the same credentials do
+        assert self.remote_quantity(sandbox, items[0]) == 5
+
     def test_a_timeout_is_transient(self, sandbox):
         connector, items = self.primed(sandbox, timeout=(1, 0.5), timeout_next=1, timeout_seconds=2)
         with pytest.raises(TransientError):

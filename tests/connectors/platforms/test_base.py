@@ -14,7 +14,7 @@ import requests
 from connectors import queue
 from connectors.exceptions import RateLimited
 from connectors.platforms import registry
-from connectors.platforms.base import PushItem, Setting, parse_retry_after
+from connectors.platforms.base import PushItem, Setting, parse_retry_after, refuses_credentials
 from connectors.platforms.pacing import LocalStore, Pacer, RedisStore
 from connectors.platforms.sandbox.serve import start_sandbox
 from connectors.platforms.strategy import push
@@ -64,6 +64,21 @@ def test_a_429_waits_its_retry_after_in_either_form_else_the_platforms_default(p
 
 
 # ---------------------------------------------------------------- settings by kind
+
+
+@pytest.mark.parametrize(
+    ("body", "credentials"),
+    [
+        ('{"error":"invalid_grant","error_description":"Invalid refresh token"}', True),
+        ('{"statusCode":400,"message":"Invalid grant: refresh token is invalid"}', True),
+        ('{"error":"invalid_client"}', True),
+        ('{"error":"unsupported_grant_type"}', False),
+        ('{"errors":[{"title":"Validation Error","detail":"grant_type is required"}]}', False),
+        ("<html>Bad Request</html>", False),
+    ],
+)
+def test_a_token_endpoints_400_is_bad_credentials_only_when_it_says_so(body, credentials):
+    assert refuses_credentials(body) is credentials
 
 
 def test_a_setting_is_checked_by_its_kind():

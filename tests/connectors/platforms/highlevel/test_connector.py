@@ -90,6 +90,7 @@ def test_a_refused_refresh_token_says_why(running_highlevel):
     with pytest.raises(AuthError) as refused:
         connector.obtain_token()
 
-    assert str(refused.value) == (
-        "highlevel refused the refresh token (400: Invalid grant: refresh token is invalid)"
-    )
+    message = str(refused.value)
+    assert message.startswith("highlevel refused the OAuth client or refresh token (400)")
+    assert "Invalid grant: refresh token is invalid" in message
+    assert "hl-sandbox-client-secret" not in message
