@@ -105,7 +105,8 @@ _RQ_URL = REDIS_URL + ("&" if "?" in REDIS_URL else "?") + "socket_connect_timeo
 RQ_QUEUES = {
     name: {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 300} for name in ("default", "sync", "imports")
 }
-RQ = {"COMMIT_MODE": "on_db_commit"}
+# The workers outlive a Redis outage and take up a dead worker's scheduler soon.
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "config.worker.Worker"}
 RQ_SHOW_ADMIN_LINK = True
 
 # The packages whose subpackages are channel platforms (connectors/platforms/registry.py).

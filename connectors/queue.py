@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 
 from connectors.models import Channel, InboundRecord, Listing
 from connectors.platforms.pacing import RedisStore
@@ -39,6 +40,7 @@ FLAG_TTL = 600  # a flag outliving its job (Redis restarted, job lost) stops no 
 # tells a burst (many separate changes a second) from ordinary traffic.
 TALLY = "inventory:sync-changes:{}:{}"
 TALLY_TTL = 10
+OVERDUE = 10  # seconds a scheduled job may wait past its time (a scheduler looks every 1 s)
 ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 
 _clients = {}
@@ -224,12 +226,22 @@ def sweep_pending():
 def _alive(connection, job_id, longest=None):
     """Whether the job is queued, scheduled or running. A job running for longer than
     `longest` seconds counts as dead: a worker SIGKILLed mid-job leaves it "started" until
-    rq's own clean-up, minutes later, and what it held must not wait that long."""
+    rq's own clean-up, minutes later, and what it held must not wait that long. So does a
+    job scheduled more than OVERDUE seconds ago and still waiting: no scheduler is running
+    (its worker was killed, and the others take its lock only at their maintenance)."""
     try:
         job = Job.fetch(job_id, connection=connection)
         status = job.get_status()
     except Exception:  # no such job any more
         return False
+    if status == JobStatus.SCHEDULED and longest is not None:
+        try:
+            due = ScheduledJobRegistry(job.origin, connection=connection).get_scheduled_time(job)
+        except Exception:  # left the registry meanwhile: queued, or gone
+            return True
+        return (
+            datetime.now(UTC) - due.replace(tzinfo=due.tzinfo or UTC)
+        ).total_seconds() <= OVERDUE
     if status == JobStatus.STARTED and longest is not None and job.started_at is not None:
         started = (
             job.started_at.replace(tzinfo=UTC) if job.started_at.tzinfo is None else job.started_at

@@ -5,6 +5,7 @@ import itertools
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from connectors.models import Listing
 from inventory.models import Location, Product, Source, Variant
 from inventory.services import StockLine, stock_apply
 
@@ -53,3 +54,14 @@ def user(username, *, role=None, superuser=False, password="pw-for-tests-1"):
     if role:
         u.groups.add(Group.objects.get(name=role))
     return u
+
+
+def listings(channel, variants, items):
+    """Each variant listed on the channel as the sandbox item beside it (testing.Item)."""
+    for variant_obj, item in zip(variants, items, strict=True):
+        Listing.objects.create(
+            channel=channel,
+            variant=variant_obj,
+            remote_id=item.remote_id,
+            remote_parent_id=item.remote_parent_id,
+        )

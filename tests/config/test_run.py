@@ -1,5 +1,6 @@
 """`manage.py run`: the start-up banner, and one Ctrl-C stopping everything it started."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -98,9 +99,10 @@ def _processes_with(marker):
     return found
 
 
-def test_ctrl_c_stops_web_worker_cron_and_the_embedded_redis_cleanly(tmp_path):
-    """Like a terminal's Ctrl-C: SIGINT to the foreground process group. The banner comes
-    once the web process answers; afterwards nothing started is left, and no traceback."""
+@contextlib.contextmanager
+def running_app(tmp_path):
+    """`manage.py run --no-sandboxes` on a fresh VAR_DIR, once its banner is out: (the
+    process, its output file, the web address). Killed on the way out if still running."""
     addr = f"127.0.0.1:{_free_port()}"
     drop = {"DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "INVENTORY_TEST_REDIS_SOCKET"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
@@ -118,18 +120,52 @@ def test_ctrl_c_stops_web_worker_cron_and_the_embedded_redis_cleanly(tmp_path):
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 60
-        while "Ctrl-C stops everything" not in out.read_text():
-            assert proc.poll() is None, out.read_text()
-            assert time.monotonic() < deadline, out.read_text()
-            time.sleep(0.2)
+        until(lambda: "Ctrl-C stops everything" in out.read_text(), proc, out)
+        yield proc, out, addr
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def until(condition, proc, out, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, out.read_text()
+        assert time.monotonic() < deadline, out.read_text()
+        time.sleep(0.2)
+
+
+def _workers(tmp_path, run):
+    """The rqworker processes `run` started (not their forks: scheduler, work horses)."""
+    return [
+        pid
+        for pid in _processes_with(f"VAR_DIR={tmp_path}".encode())
+        if b"rqworker" in _cmdline(pid) and _parent(pid) == run.pid
+    ]
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _parent(pid):
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def test_ctrl_c_stops_web_worker_cron_and_the_embedded_redis_cleanly(tmp_path):
+    """Like a terminal's Ctrl-C: SIGINT to the foreground process group. The banner comes
+    once the web process answers; afterwards nothing started is left, and no traceback."""
+    with running_app(tmp_path) as (proc, out, addr):
         assert web_answers(addr)
         assert len(_processes_with(f"VAR_DIR={tmp_path}".encode())) >= 4  # run, web, worker, cron
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=30) == 0, out.read_text()
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     text = out.read_text()
     assert text.index(f"http://{addr}/ (Django's development server)") > text.index(
         "Starting development server"
@@ -140,6 +176,20 @@ def test_ctrl_c_stops_web_worker_cron_and_the_embedded_redis_cleanly(tmp_path):
     time.sleep(0.5)
     assert _processes_with(f"VAR_DIR={tmp_path}".encode()) == []
     assert not web_answers(addr)
+
+
+def test_a_worker_that_dies_is_started_again(tmp_path):
+    """SIGKILL of the worker (no Redis outage can be the cause here): `run` says so and
+    starts another; the web and the rest carry on."""
+    with running_app(tmp_path) as (proc, out, addr):
+        (worker,) = _workers(tmp_path, proc)
+        os.kill(worker, signal.SIGKILL)
+        until(lambda: [p for p in _workers(tmp_path, proc) if p != worker], proc, out)
+        assert "worker exited with code -9; starting it again" in out.read_text()
+        assert web_answers(addr)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, out.read_text()
+    assert "Traceback" not in out.read_text()
 
 
 def test_run_refuses_to_start_on_a_port_another_program_holds(tmp_path):

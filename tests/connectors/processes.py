@@ -18,18 +18,24 @@ def database_url():
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
-def start_worker(*queues, log=subprocess.DEVNULL, **environ):
-    """A real `manage.py rqworker` (burst, one process: SimpleWorker) on the test database,
-    for a test to SIGKILL; `environ` adds to its environment."""
+def start_worker(*queues, log=subprocess.DEVNULL, burst=True, **environ):
+    """A real `manage.py rqworker` on the test database, for a test to SIGKILL: in burst
+    mode, rq's SimpleWorker (one process); otherwise the app's own worker (settings.RQ's
+    WORKER_CLASS, with its work horses and its scheduler). `environ` adds to its
+    environment."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         **environ,
     }
-    command = [sys.executable, "manage.py", "rqworker", *queues, "--burst"]
+    command = [sys.executable, "manage.py", "rqworker", *queues]
+    if burst:
+        command += ["--burst", "--worker-class", "rq.SimpleWorker"]
+    else:
+        command += ["--with-scheduler"]
     return subprocess.Popen(
-        [*command, "--worker-class", "rq.SimpleWorker"],
+        command,
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -24,7 +24,7 @@ from connectors.services.reconcile import (
 from inventory.models import Source, StockTransaction
 from inventory.services import StockLine, stock_apply
 from tests.connectors.processes import start_worker
-from tests.connectors.sandbox_client import Client
+from tests.connectors.sandbox_client import Client, writes_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,13 +84,7 @@ def shop(make, servers):
             settings=hooks.settings(),
         )
         channel.locations.set([wh, store])
-        for v, item in zip(variants, items, strict=True):
-            Listing.objects.create(
-                channel=channel,
-                variant=v,
-                remote_id=item.remote_id,
-                remote_parent_id=item.remote_parent_id,
-            )
+        make.listings(channel, variants, items)
         channels[name] = (channel, sandbox, items)
     # Setting a channel's locations schedules a second refresh (receivers.SOLD_TTL): drop it,
     # so each test decides what runs.
@@ -240,14 +234,6 @@ def test_a_write_whose_answer_was_lost_is_not_taken_as_in_step(shop):
     assert shows(channels, "webflow")[0] == 10  # sent, though 10 was confirmed once
 
 
-def writes_only(name, items):
-    """Fault switches that hit the channel's writes and not its reads (Elastic Path reads
-    levels with a POST)."""
-    if name == "elasticpath":
-        return {"paths": [f"/v2/inventories/{item.remote_id}/transactions" for item in items]}
-    return {"methods": ["POST", "PUT", "PATCH", "DELETE"]}
-
-
 def listing_of(channel, variant):
     return Listing.objects.get(channel=channel, variant=variant)
 
@@ -384,6 +370,37 @@ def test_with_redis_down_changes_commit_and_converge_once_it_is_back(shop, setti
     assert len(queue.sweep_pending()) == len(HOOKS)
     drain()
     assert {name: shows(channels, name)[1] for name in channels} == dict.fromkeys(channels, 7)
+
+
+def test_a_push_scheduled_with_no_scheduler_left_to_start_it_is_replaced_by_the_sweeper(
+    shop, settings
+):
+    """Every push is a delayed job, started by rq's scheduler. With the worker that held the
+    scheduler lock killed, the others take it only at their maintenance: a push scheduled
+    and OVERDUE late counts as lost, and the sweeper queues one at once."""
+    wh, _, variants, channels = shop
+    drain()
+    settings.SYNC = {**settings.SYNC, "SWEEP_AFTER": 0}
+    channel = channels["webflow"][0]
+    Channel.objects.exclude(pk=channel.pk).update(mode="paused")
+    change(variants[0], wh, "increment", 1)
+    sync = django_rq.get_queue("sync")
+    sync.empty()
+    for job_id in sync.scheduled_job_registry.get_job_ids():
+        sync.scheduled_job_registry.remove(job_id, delete_job=True)
+    redis = django_rq.get_connection("sync")
+    redis.delete(queue.FLAG.format(channel.pk))
+    # The push a killed scheduler never started: due a minute ago, still waiting.
+    late = timezone.now() - timedelta(seconds=queue.OVERDUE + 30)
+    job = sync.enqueue_at(late, queue.SYNC_TASK, channel.pk, job_id=f"sync-{channel.pk}-late")
+    redis.set(queue.FLAG.format(channel.pk), job.id)
+    assert job.get_status() == "scheduled"
+    assert queue.sweep_pending() == [channel.pk]
+    assert sync.count == 1  # queued now, not scheduled: no scheduler is needed
+    # A push due a moment ago is left alone: a running scheduler is about to start it.
+    soon = sync.enqueue_at(timezone.now(), queue.SYNC_TASK, channel.pk)
+    redis.set(queue.FLAG.format(channel.pk), soon.id)
+    assert queue.sweep_pending() == []
 
 
 def test_a_redis_stopped_during_changes_and_started_again_loses_nothing(shop, settings, tmp_path):

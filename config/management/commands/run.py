@@ -28,6 +28,10 @@ ROLE_SUMMARY = {
     MANAGER: "everything in inventory and channels, job queues too",
 }
 SEEDING_WAIT = 20  # seconds the banner waits for the demo sandboxes' seeding to finish
+# Processes started again when they die (a worker that lost Redis for good, a kill); the
+# others (web, sandboxes) stop everything: their port or settings need a person.
+RESTARTED = ("worker", "cron")
+RESTART_CALM = 60  # seconds a restarted process must live for its next restart to be at once
 
 
 def sandboxes_installed():
@@ -191,6 +195,8 @@ class Command(BaseCommand):
             login = demo_login()
             started = time.monotonic()
             announced = False
+            commands = {name: (cmd, env) for name, cmd, env in wanted}
+            restarts = {}  # name: (restarts in a row, when the last one may start)
             try:
                 while not stopping:
                     dead = [
@@ -198,6 +204,9 @@ class Command(BaseCommand):
                         for n, p in children
                         if p.poll() not in (None, 0) or (p.poll() == 0 and n != "seeding")
                     ]
+                    for name, proc in [(n, p) for n, p in dead if n in RESTARTED]:
+                        dead.remove((name, proc))
+                        children = self._restart(name, proc, children, commands, restarts)
                     if dead:
                         name, proc = dead[0]
                         self.stderr.write(f"{name} exited with code {proc.returncode}; stopping")
@@ -213,6 +222,27 @@ class Command(BaseCommand):
                 self._stop(children)
         self.stdout.write("stopped")
 
+    def _restart(self, name, proc, children, commands, restarts):
+        """A worker or the scheduler died: start it again, at once if it had run for
+        RESTART_CALM, else after a wait that doubles each time (up to 30 s)."""
+        now = time.monotonic()
+        count, not_before = restarts.get(name, (0, None))
+        if not_before is None:  # just found dead
+            calm = now - proc.started_at >= RESTART_CALM
+            count = 1 if calm else count + 1
+            wait = 0.0 if count == 1 else min(2.0 ** (count - 1), 30.0)
+            not_before = now + wait
+            restarts[name] = (count, not_before)
+            later = f" in {wait:.0f} s" if wait else ""
+            code = proc.returncode
+            self.stderr.write(f"{name} exited with code {code}; starting it again{later}")
+        if now < not_before:
+            return children
+        cmd, env = commands[name]
+        fresh = self._start(cmd, env)
+        restarts[name] = (count, None)
+        return [(n, fresh if p is proc else p) for n, p in children]
+
     @staticmethod
     def _ports_in_use(addr, sandboxes):
         """What would fail to start because its port already answers."""
@@ -226,7 +256,9 @@ class Command(BaseCommand):
 
     @staticmethod
     def _start(cmd, env=None):
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, process_group=0, env=env)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, process_group=0, env=env)
+        proc.started_at = time.monotonic()
+        return proc
 
     @staticmethod
     def _ready(addr, children, started):
