@@ -12,6 +12,8 @@ class Receiver:
     def __init__(self, status=200):
         self.status = status
         self.deliveries = []
+        self.answering = threading.Event()  # cleared: requests wait for it before the answer
+        self.answering.set()
         self._lock = threading.Lock()
         receiver = self
 
@@ -22,6 +24,7 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
                     receiver.deliveries.append((self.path, headers, body))
+                receiver.answering.wait(10)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

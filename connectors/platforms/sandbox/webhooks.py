@@ -72,6 +72,7 @@ class Outbox:
         self._seq = itertools.count(1)
         self._log: list = []
         self._in_flight = 0
+        self._generation = 0  # bumped by reset: a delivery in flight across it is forgotten
         self._thread = None
         self._stopping = False
         self.session = requests.Session()
@@ -79,6 +80,8 @@ class Outbox:
 
     def reset(self) -> None:
         with self._cond:
+            self._generation += 1
+            self._in_flight = 0
             self.reset_switches()
             self._heap.clear()
             self._held.clear()
@@ -195,11 +198,14 @@ class Outbox:
                     return
                 delivery = heapq.heappop(self._heap)
                 self._in_flight += 1
+                generation = self._generation
             try:
                 status, fault = self._post(delivery)
             except Exception:  # a signer's bug: the delivery is lost, as it would be
                 status, fault = None, "could not be signed"
             with self._cond:
+                if generation != self._generation:  # sent before a reset: not this state's
+                    continue
                 self._in_flight -= 1
                 self._note(
                     delivery.url,
