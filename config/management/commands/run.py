@@ -196,7 +196,7 @@ class Command(BaseCommand):
             started = time.monotonic()
             announced = False
             commands = {name: (cmd, env) for name, cmd, env in wanted}
-            restarts = {}  # name: (restarts in a row, when the last one may start)
+            restarts = {}  # name: (quick deaths in a row, when its restart may start)
             try:
                 while not stopping:
                     dead = [
@@ -223,7 +223,7 @@ class Command(BaseCommand):
         self.stdout.write("stopped")
 
     def _restart(self, name, proc, children, commands, restarts):
-        """A worker or the scheduler died: start it again, at once if it had run for
+        """The worker or the cron process died: start it again, at once if it had run for
         RESTART_CALM, else after a wait that doubles each time (up to 30 s)."""
         now = time.monotonic()
         count, not_before = restarts.get(name, (0, None))
