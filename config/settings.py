@@ -43,7 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_rq",
+    "config.admin_app.JobQueuesConfig",  # django_rq, named "Job queues"
     "import_export",
     "axes",  # failed logins: counted, locked out for a while, listed for superusers
     "config",  # the project: its commands and the staff roles
