@@ -4,13 +4,13 @@
 import os
 import sys
 
+from django.core.management import execute_from_command_line
+
+from config.env import ConfigError
+
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from django.core.management import execute_from_command_line
-
-    from config.env import ConfigError
-
     try:
         execute_from_command_line(sys.argv)
     except ConfigError as exc:  # a setting the app cannot start with: say which, no traceback

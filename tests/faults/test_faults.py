@@ -64,6 +64,7 @@ class Redis_:
     def __init__(self, tmp_path):
         self.port, self.dir = free_port(), tmp_path / "redis"
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.client = Redis.from_url(self.url, socket_timeout=1)  # reconnects after a restart
         self.start()
 
     def start(self):
@@ -137,7 +138,7 @@ def rig(make, settings, tmp_path):
 
 def scheduler_holder(redis, workers):
     """The live worker whose scheduler holds the sync queue's lock (None: nobody's)."""
-    client = Redis.from_url(redis.url)
+    client = redis.client
     name = client.get("rq:scheduler-lock:sync")
     if not name:
         return None
@@ -151,7 +152,7 @@ def scheduler_holder(redis, workers):
 def horses_of(worker, redis):
     """The worker's forks that are not its scheduler: its work horse, while a job runs."""
     try:
-        client = Redis.from_url(redis.url, socket_timeout=1)
+        client = redis.client
         schedulers = {
             int(client.hget(key, "pid") or 0) for key in client.scan_iter("rq:scheduler:*")
         }

@@ -1,14 +1,21 @@
 """Imports and exports in the admin: upload, preview, confirm; large files in a worker."""
 
+import importlib
+from datetime import timedelta
+
 import django_rq
 import pytest
+from django.apps import apps
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from rq import SimpleWorker
 
-from config.roles import CLERK, VIEWER, sync_roles
-from inventory.models import ImportJob, Movement, Source, StockLevel, Variant
-from tests.inventory.sheets import csv_bytes
+from config.roles import CLERK, MANAGER, VIEWER, sync_roles
+from inventory.models import ImportJob, Location, Movement, Source, StockLevel, Variant
+from inventory.services import StockLine, stock_apply
+from tests.inventory.sheets import csv_bytes, run, write
 from tests.inventory.test_imports_once import sell
 
 pytestmark = pytest.mark.django_db
@@ -183,8 +190,6 @@ def test_an_upload_over_the_row_limit_is_refused(client, make, shop, settings):
 
 
 def test_a_manager_imports_locations_and_a_clerk_may_not(client, make, shop):
-    from config.roles import MANAGER
-    from inventory.models import Location
 
     url = reverse("admin:inventory_location_import")
     login(client, make, "carl", CLERK)
@@ -202,10 +207,6 @@ def test_a_manager_imports_locations_and_a_clerk_may_not(client, make, shop):
 
 
 def test_old_uploads_lose_their_files_but_keep_their_results(client, make, shop):
-    from datetime import timedelta
-
-    from django.core.management import call_command
-    from django.utils import timezone
 
     login(client, make, "clara", CLERK)
     upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"]), name="done.csv")
@@ -311,7 +312,6 @@ def test_an_adjustment_previewed_at_one_level_is_not_applied_at_another(client, 
 def test_an_allocation_between_preview_and_confirm_refuses_it_with_a_fresh_preview_offered(
     client, make, shop
 ):
-    from inventory.services import StockLine, stock_apply
 
     login(client, make, "carl", CLERK)
     upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "-3"]), mode="adjust", reason="damaged")
@@ -392,7 +392,6 @@ def test_two_previews_of_one_file_confirmed_one_after_the_other_apply_it_once(cl
 
 
 def test_a_file_imported_by_the_command_is_known_to_the_admin(client, make, shop, tmp_path):
-    from tests.inventory.sheets import run, write
 
     data = csv_bytes(HEADER, ["TEE-M", "WH1", "12"])
     run("import_stock", write(tmp_path, "count.csv", data))
@@ -438,9 +437,6 @@ def test_a_worker_refuses_an_import_whose_stock_moved_after_the_confirm(
 def test_a_stock_file_checked_before_previews_were_recorded_must_be_checked_again(
     client, make, shop
 ):
-    import importlib
-
-    from django.apps import apps
 
     migration = importlib.import_module("inventory.migrations.0006_import_previews_and_again")
     login(client, make, "carl", CLERK)
