@@ -9,7 +9,10 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
+from django.utils.text import Truncator
+from django.utils.translation import ngettext
 
+from inventory.display import when
 from inventory.exceptions import LedgerImmutable
 
 
@@ -231,6 +234,9 @@ class Source(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+TITLE_REASON = 80  # characters of a reason in a movement's title (its page shows the whole)
+
+
 class Movement(models.Model):
     """One movement document: a single reason, reference, user and source for its ledger lines."""
 
@@ -255,7 +261,7 @@ class Movement(models.Model):
         ordering = ["-pk"]
 
     def __str__(self):
-        return f"Movement #{self.pk}"
+        return f"Movement #{self.pk}: {self.title}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
@@ -267,6 +273,28 @@ class Movement(models.Model):
     def delete(self, *args, **kwargs):
         raise LedgerImmutable(f"Movement #{self.pk} is part of the ledger and cannot be deleted")
 
+    @property
+    def title(self):
+        """What the movement is, as staff name it: "Import of stock.csv by anna, 2 Dec 2026,
+        18:37" or "Manual adjustment by anna, 2 Dec 2026, 18:40: damaged" (the user loaded)."""
+        by = f" by {self.user}" if self.user_id else ""
+        reason = self.reason
+        if self.reverses_id:
+            what = f"Reversal of #{self.reverses_id}{by}"
+            if reason == f"Reversal of movement #{self.reverses_id}":
+                reason = ""  # the service's default says nothing more
+        elif self.source == Source.IMPORT:
+            what = f"Import of {self.reference or 'a file'}{by}"
+        elif self.source == Source.ADMIN:
+            what = f"Manual adjustment{by}"
+        elif self.source == Source.COMMAND:
+            what = f"Command-line adjustment{by}"
+        else:  # a channel's or the system's own words are its reason
+            what, reason = (reason or self.reference or self.get_source_display()), ""
+            what = Truncator(what).chars(TITLE_REASON)
+        title = f"{what}, {when(self.created_at)}"
+        return f"{title}: {Truncator(reason).chars(TITLE_REASON)}" if reason else title
+
 
 class LedgerQuerySet(models.QuerySet):
     def update(self, **kwargs):
@@ -274,6 +302,14 @@ class LedgerQuerySet(models.QuerySet):
 
     def delete(self):
         raise LedgerImmutable("Ledger rows cannot be deleted; record a compensating movement")
+
+
+LEDGER_VERBS = {
+    Action.INCREMENT: "added",
+    Action.DECREMENT: "removed",
+    Action.ALLOCATE: "allocated",
+    Action.DEALLOCATE: "released",
+}
 
 
 class StockTransaction(models.Model):
@@ -319,12 +355,15 @@ class StockTransaction(models.Model):
             models.Index(fields=["variant", "id"]),
         ]
         verbose_name = "ledger entry"
-        verbose_name_plural = "ledger"
+        verbose_name_plural = "ledger entries"
 
     def __str__(self):
-        return (
-            f"#{self.pk} {self.action} {self.quantity} {self.variant.sku} at {self.location.code}"
-        )
+        """ "BLUE-MUG at WH-1: removed 2, 40 on hand" (the variant and location loaded)."""
+        text = f"{self.variant.sku} at {self.location.code}: {self.what}, "
+        text += f"{self.on_hand_after:,} on hand"
+        if self.allocated_after:
+            text += f", {self.allocated_after:,} allocated"
+        return text
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -335,8 +374,32 @@ class StockTransaction(models.Model):
         raise LedgerImmutable(f"Ledger entry #{self.pk} cannot be deleted")
 
     @property
+    def what(self):
+        """The action in words, with its quantity: "removed 2", "counted 12 (+2)"."""
+        if self.action == Action.MOVE:
+            direction = "in" if self.on_hand_change > 0 else "out"
+            return f"moved {abs(self.on_hand_change):,} {direction}"
+        if self.action == Action.COUNT:
+            return f"counted {self.quantity:,} ({self.on_hand_change:+,})"
+        return f"{LEDGER_VERBS.get(self.action, self.action)} {self.quantity:,}"
+
+    @property
+    def change(self):
+        """What the line changed, signed: "-2 on hand", "+3 allocated", "no change"."""
+        parts = [
+            f"{n:+,} {what}"
+            for n, what in ((self.on_hand_change, "on hand"), (self.allocated_change, "allocated"))
+            if n
+        ]
+        return ", ".join(parts) or "no change"
+
+    @property
     def available_after(self):
         return self.on_hand_after - self.allocated_after
+
+
+# A stock file's mode (inventory.imports.stock.MODES), as what the file holds.
+IMPORT_MODES = {"count": "stock count", "adjust": "stock adjustment"}
 
 
 class ImportJob(models.Model):
@@ -345,6 +408,8 @@ class ImportJob(models.Model):
     either way this row is the page the person comes back to."""
 
     class Status(models.TextChoices):
+        # An import undone (its movement reversed, from any page or command) keeps DONE:
+        # `state` says "Undone", read from the movement, so that every way of undoing agrees.
         CHECKING = "checking", "Checking"
         CHECKED = "checked", "Checked: waiting for confirmation"
         IMPORTING = "importing", "Importing"
@@ -389,6 +454,9 @@ class ImportJob(models.Model):
     )
     error = models.TextField(blank=True, help_text="An unexpected failure, for the logs.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the latest check of the file ended."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -397,8 +465,37 @@ class ImportJob(models.Model):
         verbose_name = "import"
 
     def __str__(self):
-        return f"Import #{self.pk} ({self.what}: {self.file_name})"
+        rows = ngettext("%(n)s row", "%(n)s rows", self.rows) % {"n": f"{self.rows:,}"}
+        return f"{self.file_name} ({self.holds}, {rows})"
+
+    @property
+    def holds(self):
+        """What the file holds, in words: "stock count", "locations (by code)"."""
+        mode = (self.options or {}).get("mode")
+        if mode in IMPORT_MODES:
+            return IMPORT_MODES[mode]
+        return self.what[:1].lower() + self.what[1:]
 
     @property
     def running(self):
         return self.status in (self.Status.CHECKING, self.Status.IMPORTING)
+
+    @property
+    def undone_by(self):
+        """The movement that reversed this import's movement, or None (the movement and its
+        reversal loaded: select_related("movement__reversed_by"))."""
+        if self.movement_id is None:
+            return None
+        return getattr(self.movement, "reversed_by", None)
+
+    @property
+    def state(self):
+        """The status, or "undone" once the import's movement was reversed."""
+        return "undone" if self.undone_by is not None else self.status
+
+    def get_state_display(self):
+        return (
+            "Undone: its movement was reversed"
+            if self.state == "undone"
+            else (self.get_status_display())
+        )

@@ -8,19 +8,26 @@ library's own flow keeps the file in a temporary folder of one web process, draw
 of the preview and runs inside the request, which a 100,000-row file cannot afford.
 """
 
+import csv
+import io
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.http import content_disposition_header
 from import_export.admin import ImportExportMixin
 from import_export.forms import ExportForm
 
 from inventory.admin.readonly import ReadOnlyMixin
-from inventory.imports import jobs
+from inventory.display import when
+from inventory.imports import jobs, words
+from inventory.imports.console import refused_text
 from inventory.imports.files import FileProblem
 from inventory.imports.formats import FORMATS
 from inventory.imports.stock import MODES
@@ -159,54 +166,122 @@ def _start(request, job, stage):
     if big and job.status != ImportJob.Status.FAILED:
         messages.info(
             request,
-            f"{job.rows:,} rows: a worker is on it. This page shows its progress; you can "
+            f"{words.rows(job.rows)}: a worker is on it. This page shows its progress; you can "
             "leave and come back (Inventory: Imports).",
         )
 
 
+# Statuses in which nothing was applied: their totals say why, not what would have changed.
+NOTHING_APPLIED = (ImportJob.Status.REFUSED, ImportJob.Status.STALE, ImportJob.Status.FAILED)
+
+
+def totals_text(job):
+    """The totals in words: "3 rows read: 1 created, 2 updated, 0 unchanged" or, for a file
+    that changed nothing, "3 rows read, nothing changed: 2 problems in 2 rows"."""
+    s = job.summary or {}
+    if not s:
+        return ""
+    read = f"{words.rows(s.get('read', 0))} read"
+    if job.status in NOTHING_APPLIED:
+        return f"{read}, nothing changed: {refused_text(s)}"
+    return (
+        f"{read}: {s.get('created', 0):,} created, {s.get('updated', 0):,} updated, "
+        f"{s.get('unchanged', 0):,} unchanged"
+    )
+
+
+def life(job):
+    """The import's life, a step a line: [(step, when, what)], `what` safe HTML."""
+    Status = ImportJob.Status
+    by = format_html(" by {}", job.user) if job.user else ""
+    steps = [("Uploaded", job.created_at, by)]
+    if job.checked_at or job.status in (Status.CHECKED, Status.IMPORTING, Status.DONE):
+        checked = format_html("{}{}", words.rows(job.rows), by)
+        if job.status == Status.REFUSED:
+            checked = format_html("{}: refused, {}", checked, refused_text(job.summary or {}))
+        steps.append(("Checked", job.checked_at, checked))
+    if job.movement_id:
+        steps.append(("Imported", job.movement.created_at, _movement_link(job.movement, "as")))
+        undone = job.undone_by
+        if undone is not None:
+            who = format_html(" by {}", undone.user) if undone.user_id else ""
+            steps.append(
+                ("Undone", undone.created_at, format_html("{} {}", who, _movement_link(undone)))
+            )
+    elif job.status in (Status.STALE, Status.FAILED):
+        step = "Refused" if job.status == Status.STALE else "Failed"
+        steps.append((step, job.finished_at, "nothing applied"))
+    return [(step, when(moment, empty=""), what) for step, moment, what in steps]
+
+
+def _movement_link(movement, word="undone by"):
+    url = reverse("admin:inventory_movement_change", args=[movement.pk])
+    return format_html('{} <a href="{}">movement #{}</a>', word, url, movement.pk)
+
+
+class StateFilter(admin.SimpleListFilter):
+    """The statuses, and "undone" (an import whose movement was reversed, from any page)."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("undone", "Undone"), *ImportJob.Status.choices]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "undone":
+            return queryset.filter(movement__reversed_by__isnull=False)
+        if value == ImportJob.Status.DONE:
+            return queryset.filter(status=value, movement__reversed_by__isnull=True)
+        if value in ImportJob.Status.values:
+            return queryset.filter(status=value)
+        return queryset
+
+
 @admin.register(ImportJob)
 class ImportJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = (
-        "__str__",
-        "created_at",
-        "user",
-        "status",
-        "rows",
-        "totals",
-        "movement_link",
-    )
-    list_filter = ("status", "what")
+    list_display = ("__str__", "user", "state", "steps", "totals")
+    list_filter = (StateFilter, "what")
     search_fields = ("=id", "file_name")
-    list_select_related = ("user",)
+    list_select_related = ("user", "movement", "movement__reversed_by__user")
     show_full_result_count = False
 
     def get_queryset(self, request):
         # The files and the previews' on hand stay in the database.
-        return super().get_queryset(request).defer("data", "previewed")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user", "movement", "movement__reversed_by__user")
+            .defer("data", "previewed")
+        )
+
+    @admin.display(description="state", ordering="status")
+    def state(self, job):
+        return job.get_state_display()
+
+    @admin.display(description="life")
+    def steps(self, job):
+        return format_html_join(
+            format_html("<br>"),
+            "<strong>{}</strong> {} {}",
+            ((step, moment, what) for step, moment, what in life(job)),
+        )
 
     @admin.display(description="totals")
     def totals(self, job):
-        s = job.summary or {}
-        if not s:
-            return ""
-        return (
-            f"{s.get('read', 0):,} read: {s.get('created', 0):,} created, "
-            f"{s.get('updated', 0):,} updated, {s.get('unchanged', 0):,} unchanged, "
-            f"{s.get('errors', 0):,} errors"
-        )
-
-    @admin.display(description="movement")
-    def movement_link(self, job):
-        if not job.movement_id:
-            return ""
-        url = reverse("admin:inventory_movement_change", args=[job.movement_id])
-        return format_html('<a href="{}">#{}</a>', url, job.movement_id)
+        return totals_text(job)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/confirm/", wrap(self.confirm_view), name="inventory_importjob_confirm"),
             path("<int:pk>/retry/", wrap(self.retry_view), name="inventory_importjob_retry"),
+            path(
+                "<int:pk>/problems.csv",
+                wrap(self.problems_view),
+                name="inventory_importjob_problems",
+            ),
             *super().get_urls(),
         ]
 
@@ -221,25 +296,51 @@ class ImportJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
         summary = job.summary or {}
         has_file = _has_file(job)
         stale_rows = {row["row"] for row in summary.get("stale", [])}
+        problems = summary.get("problems", [])
+        progress = jobs.job_progress(job) if job.running else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": str(job),
             "job": job,
             "summary": summary,
-            "problems": [p for p in summary.get("problems", []) if p["row"] not in stale_rows],
+            "applied": job.status not in NOTHING_APPLIED,
+            "life": life(job),
+            "rows_text": words.rows(job.rows),
+            "refused_text": refused_text(summary),
+            "problems": [p for p in problems if p["row"] not in stale_rows],
             "stale": summary.get("stale", []),
             "earlier": summary.get("earlier"),
-            "more_problems": max(0, summary.get("errors", 0) - len(summary.get("problems", []))),
-            "progress": jobs.job_progress(job),
+            "more_problems": max(0, summary.get("errors", 0) - len(problems)),
+            "progress": progress,
+            "progress_text": jobs.progress_text(job, progress) if job.running else "",
             "can_run": self.can_run(request, job) and has_file,
             "file_dropped": not has_file,
-            "can_reverse": request.user.has_perm("inventory.adjust_stock")
+            "can_undo": job.movement_id is not None
+            and job.undone_by is None
+            and request.user.has_perm("inventory.adjust_stock")
             and request.user.has_perm("inventory.move_stock"),
             "options": job.options,
         }
+        context["more_text"] = words.problems(context["more_problems"])
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/inventory/importjob/job.html", context)
+
+    def problems_view(self, request, pk):
+        """The problems of the page as a CSV file: the same rows, columns and messages."""
+        job = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["row", "column", "value", "problem"])
+        for p in (job.summary or {}).get("problems", []):
+            row = "file" if p["row"] is None else p["row"]
+            writer.writerow([row, p["column"], p["value"], p["message"]])
+        response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv")
+        stem = job.file_name.rsplit(".", 1)[0] or "import"
+        response["Content-Disposition"] = content_disposition_header(True, f"{stem} problems.csv")
+        return response
 
     def confirm_view(self, request, pk):
         """Import what the check showed; "again" applies a file imported before once more."""

@@ -10,6 +10,8 @@ anything is written. They keep the library's contract (`import_data`, `Result`, 
 management commands drive them unchanged.
 """
 
+import heapq
+import itertools
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -67,7 +69,11 @@ class SheetResult(Result):
 
     def __init__(self):
         super().__init__()
-        self.problems = []
+        # The MAX_PROBLEMS first problems in file order, whatever order the checks found them
+        # in (a row's cells are read before its SKU is looked up, and the stock service
+        # refuses last): a heap of (-row, -seq), whose top is the last kept.
+        self._kept = []
+        self._seq = itertools.count()
         self.problem_count = 0
         self.problem_rows = set()
         self.rows_read = 0
@@ -90,11 +96,19 @@ class SheetResult(Result):
                 self.append_base_error(Error(FileProblem(problem.message)))
         else:
             self.problem_rows.add(problem.row)
-        if len(self.problems) >= MAX_PROBLEMS:
-            return
-        self.problems.append(problem)
-        if problem.row is not None and not recorded:
+        if problem.row is not None and not recorded and len(self.invalid_rows) < MAX_PROBLEMS:
             self.invalid_rows.append(_InvalidRow(problem))
+        # File problems (no row) come first, then rows by number, each in the order found.
+        entry = (-(problem.row if problem.row is not None else 0), -next(self._seq), problem)
+        if len(self._kept) < MAX_PROBLEMS:
+            heapq.heappush(self._kept, entry)
+        elif entry[:2] > self._kept[0][:2]:
+            heapq.heapreplace(self._kept, entry)
+
+    @property
+    def problems(self):
+        """The problems kept (at most MAX_PROBLEMS: the first ones), in file order."""
+        return [entry[2] for entry in sorted(self._kept, key=lambda e: e[:2], reverse=True)]
 
     @property
     def refused(self):

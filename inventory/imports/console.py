@@ -4,6 +4,7 @@ import sys
 
 from tqdm import tqdm
 
+from inventory.imports import words
 from inventory.imports.files import FileProblem
 from inventory.imports.stock import movement_text
 
@@ -47,10 +48,13 @@ def read_bytes(path):
 
 def summary_lines(result, file_name, dry_run, again=False):
     s = result.summary()
-    lines = [
-        f"{file_name}: {s['read']:,} rows read: {s['created']:,} created, {s['updated']:,} "
-        f"updated, {s['unchanged']:,} unchanged, {s['errors']:,} errors"
-    ]
+    if result.refused:  # nothing was changed: what the other rows would do is beside the point
+        lines = [f"{file_name}: {words.rows(s['read'])} read, {refused_text(s)}"]
+    else:
+        lines = [
+            f"{file_name}: {words.rows(s['read'])} read: {s['created']:,} created, "
+            f"{s['updated']:,} updated, {s['unchanged']:,} unchanged"
+        ]
     lines += [str(p) for p in result.problems]
     if result.problem_count > len(result.problems):
         lines.append(f"... and {result.problem_count - len(result.problems):,} more")
@@ -64,6 +68,13 @@ def summary_lines(result, file_name, dry_run, again=False):
     if dry_run and not result.refused:
         lines.append("dry run: nothing was applied")
     return lines
+
+
+def refused_text(summary):
+    """ "3 problems in 2 rows" (or "1 problem in the file"): why nothing was applied."""
+    found = words.problems(summary.get("errors", 0))
+    rows = summary.get("error_rows", 0)
+    return f"{found} in {words.rows(rows)}" if rows else f"{found} in the file"
 
 
 def _earlier_lines(result, dry_run, again):

@@ -20,7 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import strip_tags
 from django.utils.module_loading import import_string
+from django.utils.translation import ngettext
 
+from inventory.imports import words
 from inventory.imports.files import FileProblem, read_table
 from inventory.imports.stock import movement_text
 from inventory.models import ImportJob
@@ -143,7 +145,9 @@ def run_stage(job_id, stage):
         )
     except FileProblem as exc:
         problem = {"row": None, "column": "", "value": "", "message": str(exc)}
-        _finish(job.pk, Status.REFUSED, summary={"read": 0, "errors": 1, "problems": [problem]})
+        summary = {"read": 0, "errors": 1, "problems": [problem]}
+        checked = {"checked_at": timezone.now()} if stage == CHECK else {}
+        _finish(job.pk, Status.REFUSED, summary=summary, changes={}, **checked)
         return
     except Exception as exc:
         log.exception("import #%s failed", job.pk)
@@ -163,9 +167,15 @@ def _record(job, stage, result):
     summary = result.summary()
     summary["earlier"] = earlier_info(result.earlier, job)
     if stage == CHECK:
-        status = Status.REFUSED if result.refused else Status.CHECKED
+        # A refused file changes nothing: what its other rows would do is not shown.
+        refused = result.refused
         _finish(
-            job.pk, status, summary=summary, changes=_changes(result), previewed=result.previewed
+            job.pk,
+            Status.REFUSED if refused else Status.CHECKED,
+            summary=summary,
+            changes={} if refused else _changes(result),
+            previewed=result.previewed,
+            checked_at=timezone.now(),
         )
     elif result.refused:
         # Nothing applied. A stock file refused after its check was refused for what changed
@@ -240,8 +250,48 @@ def _reporter():
     return report
 
 
+# What the job queue says of a job, in words (rq's JobStatus values).
+QUEUE_STATES = {
+    "queued": "waiting for a worker of the “imports” queue",
+    "started": "a worker is on it",
+    "deferred": "waiting for another job",
+    "scheduled": "scheduled",
+    "finished": "finishing",
+    "failed": "failed: the page will say why",
+    "stopped": "stopped",
+    "canceled": "canceled",
+}
+
+
+def progress_text(job, progress):
+    """A worker's progress in words: "412 of 5,000 rows checked (a worker is on it)."."""
+    waiting = QUEUE_STATES["queued"]
+    if not progress:
+        return f"{waiting[0].upper()}{waiting[1:]}."
+    state = progress.get("state")
+    state = QUEUE_STATES.get(getattr(state, "value", state), "")
+    stage, done, total = progress.get("stage"), progress.get("done") or 0, progress.get("total")
+    if stage is None or total is None:  # queued, or started and not yet reporting
+        state = state or waiting
+        return f"{state[0].upper()}{state[1:]}."
+    checking = job.status == Status.CHECKING
+    if stage == "checking":
+        text = ngettext(
+            "%(done)s of %(total)s row checked", "%(done)s of %(total)s rows checked", total
+        ) % {"done": f"{done:,}", "total": f"{total:,}"}
+    elif done < total:
+        text = (
+            f"Working out what {words.rows(total)} change"
+            if checking
+            else f"Writing {words.rows(total)}"
+        )
+    else:
+        text = f"{words.rows(total)} {'worked out' if checking else 'written'}"
+    return f"{text} ({state})." if state else f"{text}."
+
+
 def job_progress(job):
-    """{"stage", "done", "total"} of a job a worker is running, or None."""
+    """{"stage", "done", "total", "state"} of a job a worker is running, or None."""
     if not job.running or job.rows <= inline_max_rows():
         return None
     stage = CHECK if job.status == Status.CHECKING else IMPORT

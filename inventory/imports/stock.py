@@ -19,14 +19,15 @@ from collections import Counter
 import tablib
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from import_export import fields, resources
 from import_export.results import RowResult
 
 from inventory import exceptions as err
+from inventory.display import when
 from inventory.exceptions import IdempotencyConflict, StockRefused
 from inventory.imports.base import MAX_PROBLEMS, Column, Problem, SheetResource
 from inventory.imports.cells import CellError, is_blank, text, whole_number, within_limit
+from inventory.imports.words import rows
 from inventory.models import Action, Movement, Source, StockLevel
 from inventory.selectors import location_ids_by_code, variants_by_sku
 from inventory.services import StockLine, stock_apply
@@ -267,7 +268,7 @@ class StockResource(SheetResource):
         if len(reasons) == 1:
             return next(iter(reasons))
         # One movement has one reason: name each, with how many rows gave it.
-        return "; ".join(f"{r} ({n} rows)" for r, n in reasons.most_common())[:255]
+        return "; ".join(f"{r} ({rows(n)})" for r, n in reasons.most_common())[:255]
 
     def _refusals(self, errors, lines, numbers, parsed, result, previewed=None):
         cells = {row[0]: row for row in parsed}
@@ -364,8 +365,7 @@ def file_key(data, mode, location=None):
 
 def movement_text(movement):
     """An earlier movement as a person reads it: when, which file, who, and if it was undone."""
-    when = timezone.localtime(movement.created_at).strftime("%Y-%m-%d %H:%M %Z")
-    text = f"movement #{movement.pk} ({when}, reference {movement.reference!r}"
+    text = f"movement #{movement.pk} ({when(movement.created_at)}, reference {movement.reference!r}"
     if movement.user_id:
         text += f", by {movement.user}"
     reversal = Movement.objects.filter(reverses=movement).values_list("pk", flat=True).first()

@@ -325,7 +325,10 @@ def test_a_clerk_reverses_a_movement_and_a_viewer_cannot(client, make, shop):
     login(client, make, "vera", role=VIEWER)
     assert client.post(url).status_code == 403
     login(client, make, "carl", role=CLERK)
-    assert client.post(url).status_code == 302
+    refused = client.post(url, {"reason": "  "})  # the ledger keeps why
+    assert "Give a reason" in refused.content.decode()
+    assert not Movement.objects.filter(reverses=done.movement).exists()
+    assert client.post(url, {"reason": "counted twice"}).status_code == 302
     assert on_hand(tee, wh) == 10
     assert Movement.objects.filter(reverses=done.movement).exists()
 

@@ -47,7 +47,7 @@ def test_a_count_file_is_one_movement_from_the_import_named_after_the_file(shop,
         tmp_path, HEADER, ["TEE-M", "WH1", "12"], ["CAP", "WH1", "4"], ["MUG", "STORE", "7"]
     )
     assert error is None
-    assert "count.csv: 3 rows read: 0 created, 2 updated, 1 unchanged, 0 errors" in out
+    assert "count.csv: 3 rows read: 0 created, 2 updated, 1 unchanged" in out
     movement = Movement.objects.first()
     assert (movement.source, movement.reference, movement.reason) == (
         Source.IMPORT,
@@ -76,7 +76,7 @@ def test_an_adjust_file_adds_and_removes_with_a_reason(shop, tmp_path):
     assert error is None, out
     assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "WH1")) == (7, 6)
     assert "2 updated, 1 unchanged" in out
-    assert Movement.objects.first().reason == "damaged (1 rows); found (1 rows)"
+    assert Movement.objects.first().reason == "damaged (1 row); found (1 row)"
 
 
 def test_an_adjustment_needs_a_reason(shop, tmp_path):
@@ -162,7 +162,7 @@ def test_export_then_import_gives_the_same_state_and_writes_no_ledger_entry(shop
     state, entries = levels(), StockTransaction.objects.count()
     out, error = run("import_stock", str(exported))
     assert error is None
-    assert "3 rows read: 0 created, 0 updated, 3 unchanged, 0 errors" in out
+    assert "3 rows read: 0 created, 0 updated, 3 unchanged" in out
     assert (levels(), StockTransaction.objects.count()) == (state, entries)
     # The same through XLSX.
     _, error = run("export_stock", "--format", "xlsx", "--output", str(tmp_path / "s.xlsx"))
@@ -212,7 +212,7 @@ def test_a_refused_row_is_named_and_nothing_is_applied(shop, tmp_path, row, expe
     state, movements = levels(), Movement.objects.count()
     out, error = import_stock(tmp_path, HEADER, ["CAP", "WH1", "9"], row)
     assert expected in out
-    assert error.startswith("refused, nothing was applied: 1 problems in 1 rows")
+    assert error.startswith("refused, nothing was applied: 1 problem in 1 row")
     assert (levels(), Movement.objects.count()) == (state, movements)
 
 
@@ -238,7 +238,7 @@ def test_a_refused_row_is_named_and_nothing_is_applied(shop, tmp_path, row, expe
 def test_a_wrong_header_is_one_clear_message(shop, tmp_path, header, expected):
     out, error = import_stock(tmp_path, header, ["CAP", "WH1", "9"][: len(header)])
     assert expected in out
-    assert error == "refused, nothing was applied: 1 problems in the file"
+    assert error == "refused, nothing was applied: 1 problem in the file"
 
 
 def test_an_unnamed_column_with_values_is_named_by_its_letter(shop, tmp_path):
@@ -267,7 +267,7 @@ def test_every_bad_row_of_a_large_file_is_reported_and_none_applied(shop, tmp_pa
     out, error = import_stock(tmp_path, HEADER, *rows)
     assert "row 1002, column sku, value 'NOPE-999'" in out
     assert "... and 500 more" in out
-    assert error == "refused, nothing was applied: 1,500 problems in 1500 rows"
+    assert error == "refused, nothing was applied: 1,500 problems in 1,500 rows"
     assert on_hand("TEE-M", "WH1") == 10
 
 

@@ -5,7 +5,7 @@ import os
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.imports.console import ProgressBar, read_bytes, summary_lines
+from inventory.imports.console import ProgressBar, read_bytes, refused_text, summary_lines
 from inventory.imports.files import FileProblem, read_table
 
 
@@ -48,7 +48,4 @@ class SheetImportCommand(BaseCommand):
         for line in summary_lines(result, name, opts["dry_run"], again=opts.get("again", False)):
             self.stdout.write(line)
         if result.refused:
-            raise CommandError(
-                f"refused, nothing was applied: {result.problem_count:,} problems in "
-                f"{len(result.problem_rows) or 'the'} {'rows' if result.problem_rows else 'file'}"
-            )
+            raise CommandError(f"refused, nothing was applied: {refused_text(result.summary())}")
