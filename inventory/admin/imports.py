@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 from import_export.admin import ImportExportMixin
 from import_export.forms import ExportForm
 
@@ -206,7 +207,11 @@ def life(job):
         if undone is not None:
             who = format_html(" by {}", undone.user) if undone.user_id else ""
             steps.append(
-                ("Undone", undone.created_at, format_html("{} {}", who, _movement_link(undone)))
+                (
+                    "Undone",
+                    undone.created_at,
+                    format_html("{} {}", who, _movement_link(undone, "as")),
+                )
             )
     elif job.status in (Status.STALE, Status.FAILED):
         step = "Refused" if job.status == Status.STALE else "Failed"
@@ -214,7 +219,7 @@ def life(job):
     return [(step, when(moment, empty=""), what) for step, moment, what in steps]
 
 
-def _movement_link(movement, word="undone by"):
+def _movement_link(movement, word):
     url = reverse("admin:inventory_movement_change", args=[movement.pk])
     return format_html('{} <a href="{}">movement #{}</a>', word, url, movement.pk)
 
@@ -263,7 +268,7 @@ class ImportJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="life")
     def steps(self, job):
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             "<strong>{}</strong> {} {}",
             ((step, moment, what) for step, moment, what in life(job)),
         )

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
 from inventory.admin.imports import SpreadsheetAdminMixin, StockImportForm
@@ -165,7 +166,7 @@ class MovementAdmin(ReadOnlyAdmin):
             parts.append(format_html("Reversed by {}", movement_link(reversed_by)))
         if not parts:
             return "Not reversed"
-        return format_html_join(format_html("<br>"), "{}", ((p,) for p in parts))
+        return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts))
 
     @admin.display(description="import")
     def from_import(self, obj):
@@ -235,7 +236,9 @@ class MovementAdmin(ReadOnlyAdmin):
                 return back
             if job is not None:
                 self.message_user(
-                    request, f"{job.file_name} undone: reversed by movement #{result.movement.pk}."
+                    request,
+                    f"Import of {job.file_name} undone: reversed by movement "
+                    f"#{result.movement.pk}.",
                 )
                 return back
             self.message_user(

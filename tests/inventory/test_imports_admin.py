@@ -1,6 +1,7 @@
 """Imports and exports in the admin: upload, preview, confirm; large files in a worker."""
 
 import importlib
+import re
 from datetime import timedelta
 
 import django_rq
@@ -11,8 +12,11 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from rq import SimpleWorker
+from rq.job import JobStatus
 
 from config.roles import CLERK, MANAGER, VIEWER, sync_roles
+from inventory.display import when
+from inventory.imports import jobs
 from inventory.models import ImportJob, Location, Movement, Source, StockLevel, Variant
 from inventory.services import StockLine, stock_apply
 from tests.inventory.sheets import csv_bytes, run, write
@@ -489,3 +493,205 @@ def test_a_worker_does_not_apply_a_file_imported_since_its_check(client, make, s
     assert second.status == ImportJob.Status.DONE
     assert (on_hand("TEE-M", "WH1"), on_hand("CAP", "STORE")) == (12, 5)
     assert Movement.objects.filter(source=Source.IMPORT).count() == 2
+
+
+# ---------------------------------------------------------------- an import's life, in words
+
+
+def text(html):
+    """The page's words, without tags and with single spaces (what a person reads)."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def imports_list(client):
+    return text(client.get(reverse("admin:inventory_importjob_changelist")).content.decode())
+
+
+def imported(client, make, shop, name="count.csv"):
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"]), name=name)
+    job = ImportJob.objects.get()
+    confirm(client, job)
+    job.refresh_from_db()
+    return job
+
+
+def test_an_import_is_named_by_its_file_and_what_it_holds(client, make, shop):
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"]), name="one.csv")
+    upload(
+        client,
+        csv_bytes(HEADER, ["TEE-M", "WH1", "-1"], ["CAP", "STORE", "1"]),
+        name="two.csv",
+        mode="adjust",
+        reason="found",
+    )
+    one, two = ImportJob.objects.order_by("pk")
+    assert str(one) == "one.csv (stock count, 1 row)"
+    assert str(two) == "two.csv (stock adjustment, 2 rows)"
+    assert "<title>one.csv (stock count, 1 row) | " in job_page(client, one)
+    listing = imports_list(client)
+    assert "1 row read: 0 created, 1 updated, 0 unchanged" in listing
+    assert "2 rows read: 0 created, 2 updated, 0 unchanged" in listing
+
+
+def test_an_import_page_and_list_show_its_life_and_undo_once(client, make, shop):
+    job = imported(client, make, shop)
+    movement = Movement.objects.get(pk=job.movement_id)
+    page = text(job_page(client, job))
+    assert f"Checked {when(job.checked_at)} 1 row by carl" in page
+    assert f"Imported {when(movement.created_at)} as movement #{movement.pk}" in page
+    assert "Undo this import" in page
+    assert "Imported · " in page  # the state, in words
+
+    undo_url = reverse("admin:inventory_movement_reverse", args=[movement.pk])
+    form = client.get(undo_url + f"?import={job.pk}").content.decode()
+    assert "Yes, undo the import" in form
+    response = client.post(undo_url + f"?import={job.pk}", {"reason": "wrong file"}, follow=True)
+    undo = Movement.objects.get(reverses=movement)
+    assert response.redirect_chain[-1][0] == reverse(
+        "admin:inventory_importjob_change", args=[job.pk]
+    )
+    page = text(response.content.decode())
+    assert f"Import of count.csv undone: reversed by movement #{undo.pk}." in page
+    assert "Undone: its movement was reversed · " in page
+    assert f"Undone {when(undo.created_at)} by carl as movement #{undo.pk}" in page
+    assert "Imported (undone since)" in page
+    assert "Undo this import" not in page  # offered once
+    assert f"Undone by Movement #{undo.pk}: Reversal of #{movement.pk} by carl" in page
+    assert on_hand("TEE-M", "WH1") == 10
+
+    listing = imports_list(client)
+    assert "Undone: its movement was reversed" in listing
+    assert f"by carl as movement #{undo.pk}" in listing
+    url = reverse("admin:inventory_importjob_changelist")
+    assert "count.csv" in text(client.get(url + "?state=undone").content.decode())
+    assert "count.csv" not in text(client.get(url + "?state=done").content.decode())
+
+
+def test_an_import_undone_from_its_movement_page_reads_undone_too(client, make, shop):
+    job = imported(client, make, shop)
+    url = reverse("admin:inventory_movement_reverse", args=[job.movement_id])
+    response = client.post(url, {"reason": "wrong file"}, follow=True)
+    undo = Movement.objects.get(reverses_id=job.movement_id)
+    assert response.redirect_chain[-1][0] == reverse(
+        "admin:inventory_movement_change", args=[undo.pk]
+    )
+    page = text(job_page(client, job))
+    assert "Undone: its movement was reversed" in page
+    assert "Undo this import" not in page
+    assert "Undone: its movement was reversed" in imports_list(client)
+
+
+def test_refused_rows_are_listed_in_file_order_with_the_spreadsheets_row_numbers(
+    client, make, shop, tmp_path
+):
+    login(client, make, "carl", CLERK)
+    data = csv_bytes(
+        HEADER,
+        ["TEE-M", "WH1", "1"],  # row 2: fine
+        ["NOPE", "WH1", "1"],  # row 3: unknown SKU (found after the cells are read)
+        ["GONE", "WH1", "1"],  # row 4: unknown SKU
+        ["TEE-M", "STORE", ""],  # row 5: no quantity (found while reading the cells)
+        ["CAP", "STORE", "x"],  # row 6
+        ["CAP", "WH1", "-1"],  # row 7
+    )
+    upload(client, data, name="bad.csv")
+    job = ImportJob.objects.get()
+    page = job_page(client, job)
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\w+)</td>", page)
+    assert rows == [
+        ("3", "sku"),
+        ("4", "sku"),
+        ("5", "quantity"),
+        ("6", "quantity"),
+        ("7", "quantity"),
+    ]
+    problems = client.get(reverse("admin:inventory_importjob_problems", args=[job.pk]))
+    assert problems["Content-Disposition"] == 'attachment; filename="bad problems.csv"'
+    lines = problems.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "row,column,value,problem"
+    assert [line.split(",")[0] for line in lines[1:]] == ["3", "4", "5", "6", "7"]
+    assert lines[1] == "3,sku,NOPE,is not a known SKU"
+    out, error = run("import_stock", "--dry-run", write(tmp_path, "bad.csv", data))
+    numbers = [int(m) for m in re.findall(r"^row (\d+)", out, re.MULTILINE)]
+    assert numbers == [3, 4, 5, 6, 7]
+    assert error == "refused, nothing was applied: 5 problems in 5 rows"
+
+
+def test_a_refused_import_says_nothing_was_changed_and_why(client, make, shop):
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["TEE-M", "WH1", "12"], ["NOPE", "WH1", "1"]))
+    job = ImportJob.objects.get()
+    page = text(job_page(client, job))
+    assert "Refused: nothing was changed" in page
+    assert "2 of 2 rows read, 1 problem in 1 row." in page
+    assert "none of its rows changed any stock" in page
+    assert "Rows that will change" not in page
+    assert "Updated" not in page
+    assert "+2" not in page  # what the good row would have done is beside the point
+    assert "2 rows read, nothing changed: 1 problem in 1 row" in imports_list(client)
+    assert "Refused: nothing applied" in imports_list(client)
+
+
+def test_problem_counts_agree_with_their_number(client, make, shop):
+    login(client, make, "carl", CLERK)
+    upload(client, csv_bytes(HEADER, ["NOPE", "WH1", "1"], ["GONE", "", "x"]), name="2.csv")
+    upload(client, csv_bytes(HEADER, ["NOPE", "WH1", "1"]), name="1.csv")
+    listing = imports_list(client)
+    assert "1 row read, nothing changed: 1 problem in 1 row" in listing
+    assert "2 rows read, nothing changed: 3 problems in 2 rows" in listing
+    for word in ("1 rows", "1 errors", "1 problems"):
+        assert word not in listing
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_background_import_reports_its_progress_in_rows(
+    client, make, shop, settings, monkeypatch
+):
+    settings.IMPORT_INLINE_MAX_ROWS = 2
+    django_rq.get_queue("imports").empty()
+    login(client, make, "carl", CLERK)
+    upload(
+        client, csv_bytes(HEADER, ["TEE-M", "WH1", "1"], ["CAP", "STORE", "5"], ["CAP", "WH1", "3"])
+    )
+    job = ImportJob.objects.get()
+    assert "Waiting for a worker of the “imports” queue." in text(job_page(client, job))
+    pages = []
+    reporter = jobs._reporter
+
+    def watched():
+        report = reporter()
+
+        def report_and_look(stage, done, total):
+            report(stage, done, total)
+            pages.append(text(job_page(client, job)))  # what the person sees meanwhile
+
+        return report_and_look
+
+    monkeypatch.setattr(jobs, "_reporter", watched)
+    django_rq.get_worker("imports", worker_class=SimpleWorker).work(burst=True)
+
+    assert "0 of 3 rows checked (a worker is on it)." in pages[0]
+    assert any("3 of 3 rows checked (a worker is on it)." in p for p in pages)
+    assert not any("JobStatus" in p or ": of" in p for p in pages)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.CHECKED
+
+
+def test_progress_in_words_for_each_state_of_the_job():
+    checking = ImportJob(status=ImportJob.Status.CHECKING, rows=5000)
+    importing = ImportJob(status=ImportJob.Status.IMPORTING, rows=5000)
+    progress = {"stage": "checking", "done": 412, "total": 5000, "state": JobStatus.STARTED}
+    assert jobs.progress_text(checking, progress) == (
+        "412 of 5,000 rows checked (a worker is on it)."
+    )
+    writing = {"stage": "writing", "done": 0, "total": 1, "state": JobStatus.STARTED}
+    assert jobs.progress_text(importing, writing) == "Writing 1 row (a worker is on it)."
+    assert jobs.progress_text(checking, writing) == (
+        "Working out what 1 row change (a worker is on it)."
+    )
+    assert jobs.progress_text(checking, {"state": JobStatus.QUEUED}) == (
+        "Waiting for a worker of the “imports” queue."
+    )
+    assert jobs.progress_text(checking, None) == "Waiting for a worker of the “imports” queue."
