@@ -8,9 +8,9 @@ from playwright.sync_api import expect
 from rq import SimpleWorker
 
 from config.roles import CLERK
-from inventory.imports import jobs
 from inventory.models import ImportJob, Movement
 from tests.inventory.sheets import csv_bytes
+from tests.inventory.test_imports_admin import watch_progress
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -128,23 +128,16 @@ def test_a_background_import_shows_its_progress_in_rows(
     expect(page.locator(".import-progress")).to_contain_text("Waiting for a worker")
     job = ImportJob.objects.get()
     seen = []
-    reporter = jobs._reporter
 
-    def watched():
-        report = reporter()
+    def look(stage, done, total):
+        if stage == "checking" and done == total and not seen:
+            page.goto(f"/admin/inventory/importjob/{job.pk}/change/")
+            progress = page.locator(".import-progress")
+            expect(progress).to_contain_text("3 of 3 rows checked (a worker is on it).")
+            seen.append(progress.inner_text())
+            shoot(page, "import-progress")
 
-        def report_and_look(stage, done, total):
-            report(stage, done, total)
-            if stage == "checking" and done == total and not seen:
-                page.goto(f"/admin/inventory/importjob/{job.pk}/change/")
-                progress = page.locator(".import-progress")
-                expect(progress).to_contain_text("3 of 3 rows checked (a worker is on it).")
-                seen.append(progress.inner_text())
-                shoot(page, "import-progress")
-
-        return report_and_look
-
-    monkeypatch.setattr(jobs, "_reporter", watched)
+    watch_progress(monkeypatch, look)
     django_rq.get_worker("imports", worker_class=SimpleWorker).work(burst=True)
     assert seen
     page.goto(f"/admin/inventory/importjob/{job.pk}/change/")

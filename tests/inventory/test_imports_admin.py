@@ -645,6 +645,23 @@ def test_problem_counts_agree_with_their_number(client, make, shop):
         assert word not in listing
 
 
+def watch_progress(monkeypatch, look):
+    """Call look(stage, done, total) each time a worker's import reports its progress, after
+    the report is saved: while the worker runs, as the page would be opened."""
+    reporter = jobs._reporter
+
+    def watched():
+        report = reporter()
+
+        def report_and_look(stage, done, total):
+            report(stage, done, total)
+            look(stage, done, total)
+
+        return report_and_look
+
+    monkeypatch.setattr(jobs, "_reporter", watched)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_background_import_reports_its_progress_in_rows(
     client, make, shop, settings, monkeypatch
@@ -658,18 +675,8 @@ def test_a_background_import_reports_its_progress_in_rows(
     job = ImportJob.objects.get()
     assert "Waiting for a worker of the “imports” queue." in text(job_page(client, job))
     pages = []
-    reporter = jobs._reporter
-
-    def watched():
-        report = reporter()
-
-        def report_and_look(stage, done, total):
-            report(stage, done, total)
-            pages.append(text(job_page(client, job)))  # what the person sees meanwhile
-
-        return report_and_look
-
-    monkeypatch.setattr(jobs, "_reporter", watched)
+    # What the person sees meanwhile, each time the worker reports.
+    watch_progress(monkeypatch, lambda *_: pages.append(text(job_page(client, job))))
     django_rq.get_worker("imports", worker_class=SimpleWorker).work(burst=True)
 
     assert "0 of 3 rows checked (a worker is on it)." in pages[0]
