@@ -237,6 +237,7 @@ def test_submitting_the_same_form_twice_applies_it_once(clerk_client, shop):
         "operation": "increment",
         "location": wh.pk,
         "quantity": 4,
+        "reason": "delivery",
         **adjust_form(clerk_client, tee),
     }
     clerk_client.post(adjust_url(tee), data)
@@ -253,6 +254,7 @@ def test_a_refused_adjustment_shows_why_and_changes_nothing(clerk_client, shop):
             "operation": "decrement",
             "location": wh.pk,
             "quantity": 50,
+            "reason": "damaged",
             **adjust_form(clerk_client, tee),
         },
     )
@@ -270,7 +272,14 @@ def test_a_count_from_a_form_opened_before_a_colleagues_change_is_refused(clerk_
     )
     response = clerk_client.post(
         adjust_url(tee),
-        {"apply": "1", "operation": "count", "location": wh.pk, "quantity": 10, **hidden},
+        {
+            "apply": "1",
+            "operation": "count",
+            "location": wh.pk,
+            "quantity": 10,
+            "reason": "counted",
+            **hidden,
+        },
     )
     assert "stale: expected on hand 10 but it is 8 now" in response.content.decode()
     assert on_hand(tee, wh) == 8
@@ -285,6 +294,7 @@ def test_a_clerk_moves_stock(clerk_client, shop):
             "from_location": wh.pk,
             "to_location": store.pk,
             "quantity": 4,
+            "reason": "restock the store",
             "token": "move-1",
         },
     )
@@ -306,12 +316,14 @@ def test_a_clerk_adjusts_several_variants_as_one_movement(clerk_client, shop, ma
             "apply": "1",
             "operation": "increment",
             "location": wh.pk,
-            "quantity": 2,
+            f"quantity_{tee.pk}": 2,
+            f"quantity_{cap.pk}": 5,
+            "reason": "delivery 12",
             "token": "bulk-1",
         },
     )
     assert response.status_code == 302
-    assert (on_hand(tee, wh), on_hand(cap, wh)) == (12, 2)
+    assert (on_hand(tee, wh), on_hand(cap, wh)) == (12, 5)
     assert Movement.objects.first().line_count == 2
 
 
@@ -405,6 +417,7 @@ def test_redis_being_down_never_turns_a_stock_change_into_an_error(clerk_client,
             "operation": "increment",
             "location": wh.pk,
             "quantity": 1,
+            "reason": "found one",
             **adjust_form(clerk_client, tee),
         },
     )
