@@ -53,7 +53,11 @@ def history_words(variant_ids):
     """("57 stock movements, stock levels at 2 locations", "listed on 3 channels" or "", whether
     the history forbids a delete) for these variants."""
     has, listed, protected = [], "", False
-    for name, model, n in selectors.variant_related_counts(variant_ids):
+    counts = sorted(
+        selectors.variant_related_counts(variant_ids),
+        key=lambda c: list(_RELATION_WORDS).index(c[0]) if c[0] in _RELATION_WORDS else 99,
+    )
+    for name, model, n in counts:
         if name == _LISTED:
             listed = ngettext("listed on %(n)s channel", "listed on %(n)s channels", n) % {"n": n}
             continue
@@ -68,7 +72,7 @@ def history_words(variant_ids):
             for f in model._meta.fields
             if f.is_relation and f.related_model is Variant
         )
-    return ", ".join(has), listed, protected
+    return get_text_list(has, "and"), listed, protected
 
 
 def why_not_deleted(obj):

@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from inventory.admin.filters import LevelAvailableFilter
 from inventory.admin.imports import SpreadsheetAdminMixin, StockImportForm
 from inventory.admin.readonly import ReadOnlyMixin
 from inventory.exceptions import InventoryError
@@ -30,7 +31,7 @@ def _variant_link(variant):
 class StockLevelAdmin(SpreadsheetAdminMixin, ReadOnlyAdmin):
     list_display = ("variant_sku", "location", "on_hand", "allocated", "available", "updated_at")
     list_select_related = ("variant", "location")
-    list_filter = ("location", "location__kind")
+    list_filter = (LevelAvailableFilter, "location", "location__kind")
     search_fields = ("variant__sku", "variant__barcode", "variant__name")
     ordering = ("variant__sku", "location__code")
     # Levels change only through the stock service: an import is one movement.
