@@ -23,7 +23,7 @@ class Target:
         return " ".join(self.steps)
 
 
-def channel_target(channel, *, tracked, available_by_location, short=0):
+def channel_target(channel, *, tracked, available_by_location, short=0, archived=False):
     """Apply the channel's rules to the variant's available stock at its locations:
     sum (negatives count as 0 in total), minus buffer, percentage (rounded down), cap,
     then zero-out at or below the threshold. `short`: units of open orders that found no
@@ -31,7 +31,10 @@ def channel_target(channel, *, tracked, available_by_location, short=0):
 
     What a channel is sent is what it should show as available: a platform that holds its
     own paid orders' units (Elastic Path allocates at payment) holds them out of its
-    available, as our ledger does once the order is in, so nothing is added back."""
+    available, as our ledger does once the order is in, so nothing is added back.
+    `archived`: the variant is discontinued and kept listed: shown as 0, whatever its stock."""
+    if archived:
+        return Target(0, ["archived: shown as 0"])
     if not tracked:
         return Target(None, ["untracked: shown as unlimited"])
     if short:
@@ -139,6 +142,7 @@ def targets_for(channel, variants):
             tracked=v.tracked,
             available_by_location=by_variant.get(v.pk, []),
             short=short,
+            archived=v.archived_at is not None,
         )
         target.ledger_entry = entries.get(v.pk)
         targets[v.pk] = target

@@ -8,7 +8,7 @@ from connectors import listing_state, queue
 from connectors.models import Channel, Listing
 from connectors.services.actions import channel_push_now
 from inventory.models import Source
-from inventory.signals import selling_rules_changed, stock_changed
+from inventory.signals import selling_rules_changed, stock_changed, variants_archived
 
 
 @receiver(stock_changed, dispatch_uid="connectors-mark-pending")
@@ -30,6 +30,17 @@ def rules_changed(sender, variant_ids, **kwargs):
     listings = Listing.objects.filter(variant_id__in=variant_ids)
     if listing_state.mark_pending(listings, forget=True):
         queue.request_on_commit(set(listings.values_list("channel_id", flat=True).distinct()))
+
+
+@receiver(variants_archived, dispatch_uid="connectors-archived")
+def archived(sender, variant_ids, unlist, **kwargs):
+    """Archived variants: unlisted, their listings go (nothing more is sent for them; each
+    channel's item stays as the channel holds it); kept listed, they are sent 0 (quantities)."""
+    listings = Listing.objects.filter(variant_id__in=variant_ids)
+    if unlist:
+        listings.delete()
+    else:
+        rules_changed(sender, variant_ids)
 
 
 @receiver(m2m_changed, sender=Channel.locations.through, dispatch_uid="connectors-locations")

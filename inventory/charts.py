@@ -78,7 +78,10 @@ def step_chart(
     legend, legend_height = _legend(series, width, value_label)
     values = [v for s in series for v in (s.start, *(p.value for p in s.points)) if v is not None]
     y_ticks = _value_ticks(min([0, *values]), max([1, *values]))
-    left, right, top = 52, 28, legend_height + 10
+    # Room for the widest value label ("1,000,000" is 9 characters) right-aligned before
+    # the axis: a fixed margin cut the first digits off ("000,000").
+    left = max(52, round(14 + max(len(_num(v)) for v in y_ticks) * _CHAR_WIDTH))
+    right, top = 28, legend_height + 10
     box = _Box(left, top, width - left - right, plot_height, start, end, y_ticks[0], y_ticks[-1])
     id_prefix = escape(id_prefix)
     height = top + plot_height + 24

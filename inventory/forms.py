@@ -16,8 +16,19 @@ ADJUST_ACTIONS = [
 ]
 
 
+REASON_HELP = 'Why the stock changes (recorded on the movement, e.g. "damaged in transit").'
+REASON_REQUIRED = "Give a reason: it is recorded on the movement for whoever reads the ledger."
+
+
 def _locations():
     return Location.objects.filter(active=True).order_by("code")
+
+
+def _reason():
+    # CharField strips whitespace: a reason of spaces is no reason, and is refused.
+    return forms.CharField(
+        max_length=255, help_text=REASON_HELP, error_messages={"required": REASON_REQUIRED}
+    )
 
 
 class StockForm(forms.Form):
@@ -58,7 +69,7 @@ class AdjustStockForm(StockForm):
     quantity = forms.IntegerField(
         min_value=0, help_text="Whole units. For a count: the number counted (0 allowed)."
     )
-    reason = forms.CharField(max_length=255, required=False)
+    reason = _reason()
     # The on-hand figures shown when the form was opened, per location ("12,3:40"):
     # a count is refused as stale if the level moved since.
     seen = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -100,7 +111,7 @@ class MoveStockForm(StockForm):
     from_location = forms.ModelChoiceField(queryset=_locations(), label="From")
     to_location = forms.ModelChoiceField(queryset=_locations(), label="To")
     quantity = forms.IntegerField(min_value=1)
-    reason = forms.CharField(max_length=255, required=False)
+    reason = _reason()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -124,4 +135,90 @@ class MoveStockForm(StockForm):
                 to_location_id=data["to_location"].pk,
             )
             for variant_id in variant_ids
+        ]
+
+
+class BulkAdjustForm(forms.Form):
+    """The bulk "adjust selected" form: one action, location and reason, and a quantity per
+    selected variant (left blank: that variant is left alone). Applied as one movement, all
+    or nothing; a count is refused as stale if the level moved since the form was shown."""
+
+    token = StockForm.base_fields["token"]
+    operation = forms.ChoiceField(choices=ADJUST_ACTIONS, label="Action")
+    location = forms.ModelChoiceField(queryset=_locations(), to_field_name="pk")
+    reason = _reason()
+    # "variant:location:on hand" of every level shown ("12:3:40;12:4:0"), for counts.
+    seen = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, variants, seen_levels=None, token=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.variants = list(variants)
+        self.fields["location"].queryset = _locations()
+        limit = settings.STOCK_MAX_QUANTITY
+        for variant in self.variants:
+            self.fields[self.quantity_name(variant)] = forms.IntegerField(
+                label=variant.sku,
+                required=False,
+                min_value=0,
+                max_value=limit,
+                widget=forms.NumberInput(attrs={"min": 0, "max": limit, "class": "vIntegerField"}),
+            )
+        if token is not None:
+            self.fields["token"].initial = token
+        if seen_levels is not None:
+            self.fields["seen"].initial = ";".join(
+                f"{v}:{loc}:{on_hand}" for (v, loc), on_hand in seen_levels.items()
+            )
+
+    @staticmethod
+    def quantity_name(variant):
+        return f"quantity_{variant.pk}"
+
+    def rows(self):
+        """(variant, its quantity field) in the order they were selected."""
+        return [(v, self[self.quantity_name(v)]) for v in self.variants]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not self.given():
+            raise forms.ValidationError(
+                "Enter a quantity for at least one variant (a blank line is left alone)."
+            )
+        return data
+
+    def given(self):
+        return [
+            (v, self.cleaned_data[self.quantity_name(v)])
+            for v in self.variants
+            if self.cleaned_data.get(self.quantity_name(v)) is not None
+        ]
+
+    def _seen(self):
+        seen = {}
+        for part in (self.cleaned_data.get("seen") or "").split(";"):
+            bits = part.split(":")
+            if len(bits) == 3 and all(b.strip().lstrip("-").isdigit() for b in bits):
+                seen[int(bits[0]), int(bits[1])] = int(bits[2])
+        return seen
+
+    def stock_lines(self):
+        """[(variant, StockLine)] for the lines given, in the form's order."""
+        data = self.cleaned_data
+        location, operation = data["location"], data["operation"]
+        seen = self._seen() if operation == Action.COUNT else {}
+        return [
+            (
+                variant,
+                StockLine(
+                    action=operation,
+                    quantity=quantity,
+                    variant_id=variant.pk,
+                    location_id=location.pk,
+                    # No level shown there: there was none, i.e. 0 on hand.
+                    expected=seen.get((variant.pk, location.pk), 0)
+                    if operation == Action.COUNT
+                    else None,
+                ),
+            )
+            for variant, quantity in self.given()
         ]

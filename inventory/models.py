@@ -15,19 +15,31 @@ from django.utils.translation import ngettext
 from inventory.display import when
 from inventory.exceptions import LedgerImmutable
 
+ARCHIVED_HELP = (
+    "When it was discontinued: kept with its history, hidden from the lists, restorable."
+)
+
 
 class Product(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
+    archived_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=ARCHIVED_HELP
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name", "pk"]
         indexes = [models.Index(fields=["name"])]
+        permissions = [("archive_product", "Can archive and restore products")]
 
     def __str__(self):
         return self.name
+
+    @property
+    def archived(self):
+        return self.archived_at is not None
 
 
 def _kind(value):
@@ -90,14 +102,22 @@ class Variant(models.Model):
     reorder_point = models.PositiveIntegerField(
         null=True, blank=True, help_text="Flag the variant when total available falls to this."
     )
+    archived_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=ARCHIVED_HELP
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["sku"]
+        permissions = [("archive_variant", "Can archive and restore variants")]
 
     def __str__(self):
         return self.sku
+
+    @property
+    def archived(self):
+        return self.archived_at is not None
 
     def clean(self):
         # An empty value skips the field's validators: [] or "" would be stored as such.

@@ -198,13 +198,13 @@ LOCATION_TOTALS = ("on_hand_total", "allocated_total", "available_total", "skus"
 
 def stock_by_location():
     """[(location, totals)] for every location by code; totals: on_hand_total, allocated_total,
-    available_total, skus (variants with a level there), out (tracked ones at or below zero
-    available).
+    available_total, skus (variants with a level there), out (tracked, active ones at or below
+    zero available: level_out_of_stock, what the stock levels list's ?available=le0 shows).
 
     Two queries however large the catalog: the locations, and one pass over the levels grouped
-    by location (no join: the few untracked variants are left out of `out` by a hashed
-    subquery, looked up only for levels at or below zero)."""
-    untracked = Variant.objects.filter(tracked=False).values("pk")
+    by location (no join: the few untracked or archived variants are left out of `out` by a
+    hashed subquery, looked up only for levels at or below zero)."""
+    untracked = Variant.objects.filter(Q(tracked=False) | Q(archived_at__isnull=False)).values("pk")
     totals = {
         row.pop("location_id"): row
         for row in StockLevel.objects.order_by()
@@ -221,14 +221,21 @@ def stock_by_location():
     return [(loc, totals.get(loc.pk, empty)) for loc in Location.objects.order_by("code")]
 
 
+def level_out_of_stock():
+    """The condition on stock levels that the dashboard's "at or below 0" counts: available
+    at or below zero, of a tracked variant not archived (untracked ones have no limit)."""
+    return Q(available__lte=0, variant__tracked=True, variant__archived_at__isnull=True)
+
+
 def variants_to_reorder():
-    """Tracked variants whose available over every location is at or below their reorder
-    point, annotated with available_total (a variant without levels has 0 available).
+    """Tracked, active (not archived) variants whose available over every location is at or
+    below their reorder point, annotated with available_total (a variant without levels has
+    0 available).
 
     An unset reorder point (NULL) never flags, so only the variants that have one are joined
     with their levels and summed: one grouped join, not a subquery per variant."""
     return (
-        Variant.objects.filter(tracked=True, reorder_point__isnull=False)
+        Variant.objects.filter(tracked=True, reorder_point__isnull=False, archived_at__isnull=True)
         .annotate(available_total=Coalesce(Sum("levels__available"), 0))
         .filter(available_total__lte=F("reorder_point"))
     )
@@ -274,3 +281,32 @@ def variants_to_reorder_shortlist(*, limit=20):
 def latest_movements(*, limit=10):
     """The newest movement documents, with their users."""
     return list(Movement.objects.select_related("user").order_by("-pk")[:limit])
+
+
+# --------------------------------------------------------------------------- catalog pages
+
+
+def levels_by_variant(variants):
+    """(the locations to show, {(variant_id, location_id): level}) for a few variants: every
+    active location, and any other where one of them has a level. Two queries."""
+    levels = {
+        (lv.variant_id, lv.location_id): lv
+        for lv in StockLevel.objects.filter(variant__in=[v.pk for v in variants])
+    }
+    held = {location_id for _, location_id in levels}
+    locations = list(Location.objects.filter(Q(active=True) | Q(pk__in=held)).order_by("code"))
+    return locations, levels
+
+
+def variant_related_counts(variant_ids):
+    """[(relation name, related model, how many)] of the rows of every app that point at these
+    variants (ledger entries, levels, listings, order lines...), nonzero ones only: what a
+    delete would have to take with it. One COUNT per relation, on its variant index."""
+    counts = []
+    for rel in Variant._meta.related_objects:
+        if rel.many_to_many:
+            continue
+        n = rel.related_model._base_manager.filter(**{f"{rel.field.name}__in": variant_ids}).count()
+        if n:
+            counts.append((rel.get_accessor_name(), rel.related_model, n))
+    return counts

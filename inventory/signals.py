@@ -15,3 +15,9 @@ stock_changed = Signal()
 selling_rules_changed = Signal()
 
 SELLING_RULES = ("tracked", "allow_backorder")
+
+# Sent inside the transaction when variants are archived (discontinued). kwargs: variant_ids
+# (frozenset), unlist (bool): True, the channels stop selling them (their listings go);
+# False, they stay listed and are shown as 0. Restoring sends selling_rules_changed: what
+# the channels show of them is their stock again.
+variants_archived = Signal()

@@ -70,7 +70,8 @@ def push_items(listings, targets, *, expect=False):
                 remote_id=listing.remote_id,
                 remote_parent_id=listing.remote_parent_id,
                 quantity=target.quantity,
-                allow_backorder=listing.variant.allow_backorder,
+                # An archived variant shown as 0 is not sold at 0 either.
+                allow_backorder=listing.variant.allow_backorder and not listing.variant.archived,
                 sku=listing.variant.sku,
                 ledger_entry=target.ledger_entry,
                 expected=listing.confirmed_quantity if expect and confirmed else None,

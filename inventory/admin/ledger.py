@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
+from inventory.admin.filters import LevelAvailableFilter
 from inventory.admin.imports import SpreadsheetAdminMixin, StockImportForm
 from inventory.admin.readonly import ReadOnlyMixin
 from inventory.exceptions import InventoryError
@@ -33,7 +34,7 @@ def _variant_link(variant):
 class StockLevelAdmin(SpreadsheetAdminMixin, ReadOnlyAdmin):
     list_display = ("variant_sku", "location", "on_hand", "allocated", "available", "updated_at")
     list_select_related = ("variant", "location")
-    list_filter = ("location", "location__kind")
+    list_filter = (LevelAvailableFilter, "location", "location__kind")
     search_fields = ("variant__sku", "variant__barcode", "variant__name")
     ordering = ("variant__sku", "location__code")
     # Levels change only through the stock service: an import is one movement.

@@ -237,6 +237,7 @@ def test_submitting_the_same_form_twice_applies_it_once(clerk_client, shop):
         "operation": "increment",
         "location": wh.pk,
         "quantity": 4,
+        "reason": "delivery",
         **adjust_form(clerk_client, tee),
     }
     clerk_client.post(adjust_url(tee), data)
@@ -253,6 +254,7 @@ def test_a_refused_adjustment_shows_why_and_changes_nothing(clerk_client, shop):
             "operation": "decrement",
             "location": wh.pk,
             "quantity": 50,
+            "reason": "damaged",
             **adjust_form(clerk_client, tee),
         },
     )
@@ -270,7 +272,14 @@ def test_a_count_from_a_form_opened_before_a_colleagues_change_is_refused(clerk_
     )
     response = clerk_client.post(
         adjust_url(tee),
-        {"apply": "1", "operation": "count", "location": wh.pk, "quantity": 10, **hidden},
+        {
+            "apply": "1",
+            "operation": "count",
+            "location": wh.pk,
+            "quantity": 10,
+            "reason": "counted",
+            **hidden,
+        },
     )
     assert "stale: expected on hand 10 but it is 8 now" in response.content.decode()
     assert on_hand(tee, wh) == 8
@@ -285,6 +294,7 @@ def test_a_clerk_moves_stock(clerk_client, shop):
             "from_location": wh.pk,
             "to_location": store.pk,
             "quantity": 4,
+            "reason": "restock the store",
             "token": "move-1",
         },
     )
@@ -306,12 +316,14 @@ def test_a_clerk_adjusts_several_variants_as_one_movement(clerk_client, shop, ma
             "apply": "1",
             "operation": "increment",
             "location": wh.pk,
-            "quantity": 2,
+            f"quantity_{tee.pk}": 2,
+            f"quantity_{cap.pk}": 5,
+            "reason": "delivery 12",
             "token": "bulk-1",
         },
     )
     assert response.status_code == 302
-    assert (on_hand(tee, wh), on_hand(cap, wh)) == (12, 2)
+    assert (on_hand(tee, wh), on_hand(cap, wh)) == (12, 5)
     assert Movement.objects.first().line_count == 2
 
 
@@ -408,6 +420,7 @@ def test_redis_being_down_never_turns_a_stock_change_into_an_error(clerk_client,
             "operation": "increment",
             "location": wh.pk,
             "quantity": 1,
+            "reason": "found one",
             **adjust_form(clerk_client, tee),
         },
     )
@@ -442,3 +455,171 @@ def test_the_stock_status_filter_sums_every_location(superuser_client, make, mon
 
     assert listed("out") == {"ZERO", "NO-LEVELS", "EVENS"}
     assert listed("in") == {"IN"}
+
+
+# --------------------------------------------------------------------------- issue 13: catalog
+
+
+def test_pages_are_titled_by_sku_and_location_code_never_by_id(superuser_client, shop):
+    tee, wh, _ = shop
+    level = StockLevel.objects.get(variant=tee, location=wh)
+    page = superuser_client.get(
+        reverse("admin:inventory_stocklevel_change", args=[level.pk])
+    ).content.decode()
+    assert "<title>View stock level | " not in page
+    assert "TEE-M at WH1" in re.search(r"<title>(.*?)</title>", page).group(1)
+    variant_page = superuser_client.get(
+        reverse("admin:inventory_variant_change", args=[tee.pk])
+    ).content.decode()
+    assert "TEE-M" in re.search(r"<title>(.*?)</title>", variant_page).group(1)
+    assert re.search(r"&rsaquo; TEE-M\s*</div>", variant_page)  # the breadcrumb
+    adjust = superuser_client.get(adjust_url(tee)).content.decode()
+    assert "Adjust stock: TEE-M" in adjust
+
+
+def test_an_untracked_variant_reads_not_tracked_and_never_sorts_as_out_of_stock(
+    superuser_client, shop, make
+):
+    _tee, wh, _ = shop
+    gift = make.variant("GIFT-CARD", tracked=False)
+    empty = make.variant("EMPTY-MUG")
+    make.stock(empty, wh, 0)
+    url = reverse("admin:inventory_variant_changelist")
+    column = 3  # sku, name, available: the changelist's o= counts the checkbox column as 0
+    ascending = superuser_client.get(url, {"o": column}).content.decode()
+    skus = re.findall(r'class="field-sku"><a [^>]*>([^<]+)</a>', ascending)
+    assert skus == ["EMPTY-MUG", "TEE-M", "GIFT-CARD"]
+    row = re.search(r"GIFT-CARD.*?</tr>", ascending, re.S).group(0)
+    assert 'class="field-available_total">not tracked<' in row
+    page = superuser_client.get(
+        reverse("admin:inventory_variant_change", args=[gift.pk])
+    ).content.decode()
+    assert "<td>not tracked</td>" in page
+
+
+def test_the_stock_levels_filter_finds_what_is_at_or_below_0_per_location(
+    superuser_client, shop, make
+):
+    _tee, wh, store = shop
+    cap, gift = make.variant("CAP"), make.variant("GIFT-CARD", tracked=False)
+    make.stock(cap, wh, 1, allocated=1)  # available 0
+    make.stock(cap, store, 3)
+    make.stock(gift, wh, 1, allocated=1)
+    url = reverse("admin:inventory_stocklevel_changelist")
+    page = superuser_client.get(url, {"available": "le0", "location__id__exact": wh.pk})
+    rows = re.findall(r'class="field-variant_sku">(?:<a [^>]*>)+([^<]+)', page.content.decode())
+    assert rows == ["CAP"]  # not TEE-M (10), not the untracked GIFT-CARD, not CAP at STORE
+
+
+def test_a_blank_reason_is_refused_with_words_and_changes_nothing(clerk_client, shop):
+    tee, wh, _ = shop
+    for reason in ("", "   "):
+        response = clerk_client.post(
+            adjust_url(tee),
+            {
+                "apply": "1",
+                "operation": "increment",
+                "location": wh.pk,
+                "quantity": 3,
+                "reason": reason,
+                **adjust_form(clerk_client, tee),
+            },
+        )
+        assert response.status_code == 200
+        assert "Give a reason: it is recorded on the movement" in response.content.decode()
+    assert on_hand(tee, wh) == 10
+
+
+def test_adjust_stock_needs_a_reason(shop):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--reason"):
+        call_command("adjust_stock", "TEE-M", "WH1", "increment", "1")
+    with pytest.raises(CommandError, match="give a --reason"):
+        call_command("adjust_stock", "TEE-M", "WH1", "increment", "1", "--reason", "  ")
+    assert Movement.objects.count() == 1  # the shop's own stock
+
+
+def bulk_post(client, variants, quantities, **fields):
+    data = {
+        "action": "adjust_selected",
+        "_selected_action": [v.pk for v in variants],
+        "apply": "1",
+        "token": "bulk-x",
+        "reason": "weekly count",
+        **{f"quantity_{v.pk}": q for v, q in zip(variants, quantities, strict=True)},
+        **fields,
+    }
+    return client.post(reverse("admin:inventory_variant_changelist"), data)
+
+
+def test_the_bulk_adjust_form_shows_each_variants_stock_per_location(clerk_client, shop, make):
+    tee, _wh, store = shop
+    cap = make.variant("CAP")
+    make.stock(cap, store, 7, allocated=2)
+    page = clerk_client.post(
+        reverse("admin:inventory_variant_changelist"),
+        {"action": "adjust_selected", "_selected_action": [tee.pk, cap.pk]},
+    ).content.decode()
+    cap_row = re.search(r'data-sku="CAP".*?</tr>', page, re.S).group(0)
+    assert "5 available · 7 on hand, 2 allocated" in cap_row
+    assert f'name="quantity_{cap.pk}"' in cap_row
+    tee_row = re.search(r'data-sku="TEE-M".*?</tr>', page, re.S).group(0)
+    assert "10 available · 10 on hand" in tee_row
+
+
+def test_a_bad_line_in_the_bulk_adjust_is_named_and_nothing_is_applied(clerk_client, shop, make):
+    tee, wh, _ = shop
+    cap, mug = make.variant("CAP"), make.variant("MUG")
+    make.stock(cap, wh, 2)
+    response = bulk_post(
+        clerk_client, [tee, cap, mug], [3, 5, ""], operation="decrement", location=wh.pk
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "1 line of 2 refused, nothing applied" in page
+    cap_row = re.search(r'data-sku="CAP".*?</tr>', page, re.S).group(0)
+    assert "CAP at WH1: insufficient stock: available 2, cannot decrement 5" in cap_row
+    assert (on_hand(tee, wh), on_hand(cap, wh)) == (10, 2)
+
+    response = bulk_post(
+        clerk_client, [tee, cap, mug], [3, 2, ""], operation="decrement", location=wh.pk
+    )
+    assert response.status_code == 302
+    assert (on_hand(tee, wh), on_hand(cap, wh), on_hand(mug, wh)) == (7, 0, 0)
+
+
+def test_a_bulk_count_is_refused_as_stale_when_a_level_moved_since_the_form(clerk_client, shop):
+    tee, wh, _ = shop
+    page = clerk_client.post(
+        reverse("admin:inventory_variant_changelist"),
+        {"action": "adjust_selected", "_selected_action": [tee.pk]},
+    ).content.decode()
+    seen = re.search(r'name="seen" value="([^"]*)"', page).group(1)
+    stock_apply(
+        lines=[StockLine(action="decrement", quantity=2, variant_id=tee.pk, location_id=wh.pk)],
+        source=Source.CHANNEL,
+    )
+    response = bulk_post(clerk_client, [tee], [10], operation="count", location=wh.pk, seen=seen)
+    assert "stale: expected on hand 10 but it is 8 now" in response.content.decode()
+    assert on_hand(tee, wh) == 8
+
+
+def test_a_bulk_adjust_with_no_quantity_or_a_bad_one_says_so(clerk_client, shop, make):
+    tee, wh, _ = shop
+    cap = make.variant("CAP")
+    page = bulk_post(clerk_client, [tee, cap], ["", ""], operation="increment", location=wh.pk)
+    assert "Enter a quantity for at least one variant" in page.content.decode()
+    page = bulk_post(clerk_client, [tee, cap], ["2", "lots"], operation="increment", location=wh.pk)
+    assert "CAP: Enter a whole number." in page.content.decode()
+    assert on_hand(tee, wh) == 10
+
+
+def test_a_variants_history_shows_its_stock_movements(superuser_client, shop):
+    tee, _wh, _ = shop
+    page = superuser_client.get(
+        reverse("admin:inventory_variant_history", args=[tee.pk])
+    ).content.decode()
+    assert "have a change history" not in page
+    assert "1 stock movement" in page
+    assert "Whole ledger of TEE-M" in page

@@ -112,12 +112,14 @@ def test_a_nul_in_a_sku_or_location_is_a_line_error(shop):
 
 def test_adjust_stock_refuses_a_huge_quantity_and_a_long_key_without_a_traceback(shop):
     tee, wh = shop
-    _, error = run("adjust_stock", "TEE-M", "WH1", "increment", HUGE)
+    _, error = run("adjust_stock", "TEE-M", "WH1", "increment", HUGE, "--reason", "r")
     assert "refused, nothing changed" in error
     assert "above the limit of 1,000,000 units" in error
-    _, error = run("adjust_stock", "TEE-M", "WH1", "count", "3000000000")
+    _, error = run("adjust_stock", "TEE-M", "WH1", "count", "3000000000", "--reason", "r")
     assert "above the limit" in error
-    _, error = run("adjust_stock", "TEE-M", "WH1", "increment", "1", "--key", "k" * 300)
+    _, error = run(
+        "adjust_stock", "TEE-M", "WH1", "increment", "1", "--reason", "r", "--key", "k" * 300
+    )
     assert "idempotency key is 300 characters long" in error
     _, error = run("adjust_stock", "TEE-M", "WH1", "increment", "1", "--reason", "r" * 300)
     assert "reason is 300 characters long" in error
@@ -125,7 +127,7 @@ def test_adjust_stock_refuses_a_huge_quantity_and_a_long_key_without_a_traceback
 
 
 def test_adjust_stock_finds_a_location_by_its_code_in_any_case(shop):
-    out, error = run("adjust_stock", "TEE-M", "wh1", "increment", "2")
+    out, error = run("adjust_stock", "TEE-M", "wh1", "increment", "2", "--reason", "found")
     assert error is None
     assert "TEE-M at wh1: on hand 12" in out
 
@@ -135,7 +137,8 @@ def test_adjust_stock_finds_a_location_by_its_code_in_any_case(shop):
 
 def adjust(client, variant, **fields):
     url = reverse("admin:inventory_variant_adjust", args=[variant.pk])
-    data = {"apply": "1", "operation": "increment", "quantity": 1, "token": "t1", **fields}
+    data = {"apply": "1", "operation": "increment", "quantity": 1, "token": "t1", "reason": "r"}
+    data.update(fields)
     return client.post(url, data)
 
 
@@ -155,7 +158,13 @@ def test_the_move_form_refuses_a_quantity_beyond_the_limit(boss, shop, make):
     url = reverse("admin:inventory_variant_move", args=[tee.pk])
     response = boss.post(
         url,
-        {"apply": "1", "from_location": wh.pk, "to_location": store.pk, "quantity": HUGE},
+        {
+            "apply": "1",
+            "from_location": wh.pk,
+            "to_location": store.pk,
+            "quantity": HUGE,
+            "reason": "r",
+        },
     )
     assert response.status_code == 200
     assert "At most 1,000,000 units a line" in response.content.decode()

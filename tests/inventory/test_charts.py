@@ -234,3 +234,15 @@ def test_times_are_labelled_in_the_given_time_zone():
     )
 
     assert root.find(f".//{SVG}circle/{SVG}title").text.startswith("2025-03-01 19:00")
+
+
+def test_the_value_axis_leaves_room_for_its_widest_label():
+    # 1,000,000 units: a fixed margin cut the labels to "000,000" (issue 13).
+    root = chart([Series("WH1", 10, (Point(T0 + timedelta(days=15), 1_000_000),))])
+
+    labels = root.findall(f"{SVG}g[@class='value-axis']/{SVG}text")
+    widest = max(len(t.text) for t in labels)
+    assert widest >= len("1,000,000")
+    x = float(labels[0].get("x"))  # right-aligned at x: the text starts at x - its width
+    assert x - widest * 6.6 >= 0
+    assert root.find(f".//{SVG}path").get("d").startswith(f"M{x + 6:g},")

@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=[a.value for a in Action])
         parser.add_argument("quantity", type=int)
         parser.add_argument("--to", dest="to_location", help="destination location code (move)")
-        parser.add_argument("--reason", default="")
+        parser.add_argument(
+            "--reason", required=True, help="why the stock changes (recorded on the movement)"
+        )
         parser.add_argument("--reference", default="")
         parser.add_argument("--key", help="idempotency key: a repeat applies nothing")
         parser.add_argument("--expect", type=int, help="the on hand you expect to replace")
@@ -24,6 +26,11 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if opts["action"] == Action.MOVE and not opts["to_location"]:
             raise CommandError("a move needs --to LOCATION")
+        opts["reason"] = opts["reason"].strip()
+        if not opts["reason"]:
+            raise CommandError(
+                "give a --reason: it is recorded on the movement (nothing was changed)"
+            )
         user = None
         if opts["user"]:
             user = get_user_model().objects.filter(username=opts["user"]).first()
