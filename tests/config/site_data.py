@@ -4,6 +4,7 @@ names of 100+ characters, a drift, push records, an order, a delivery, an import
 reversed movement. Shared by the tests that open every page (tests/browser/test_every_page.py,
 tests/config/test_forbidden.py); `every_admin_url()` lists those pages."""
 
+from datetime import timedelta
 from io import StringIO
 
 from django.contrib import admin
@@ -91,11 +92,11 @@ def build_site():
         base_url="http://127.0.0.1:9",
         credentials={"token": "pit-hl-sandbox-token"},
         settings={"location_id": HL_LOCATION},
-        last_success_at=timezone.now() - timezone.timedelta(hours=3),
+        last_success_at=timezone.now() - timedelta(hours=3),
         last_error_at=timezone.now(),
         last_error=LONG_ERROR,
         consecutive_failures=7,
-        circuit_open_until=timezone.now() + timezone.timedelta(minutes=5),
+        circuit_open_until=timezone.now() + timedelta(minutes=5),
     )
     erring.locations.set([wh, far])
     listing = Listing.objects.create(
