@@ -1,11 +1,8 @@
 """The site as a whole at 1,280 px: a refusal inside the admin's frame naming the role, the
 dashboard on a bad day (a channel in error with a 5,000-character error, a paused one with a
-long reason, 100-character names), and what the demo shows on first sight."""
-
-from io import StringIO
+long reason, 100-character names)."""
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from config.roles import CLERK, MANAGER
@@ -62,20 +59,3 @@ def test_the_dashboard_holds_at_1280_on_a_bad_day(page, login, roles, shoot, syn
     expect(row.locator("td.error .clipped-whole")).to_be_visible()
     assert page.evaluate(OVERFLOW) <= 1
     shoot(page, "site-dashboard-bad-day")
-
-
-def test_the_demo_shows_every_feature_on_first_sight(page, login, roles, shoot, sync_queue):
-    call_command("load_demo", "--no-login", stdout=StringIO())
-    call_command("load_demo_channels", stdout=StringIO())
-    login("mia", role=MANAGER)
-    reorder = page.locator("#dashboard-reorder")
-    expect(reorder.locator("tbody tr").first).to_be_visible()  # a variant at its reorder point
-    popup = page.locator("#dashboard-locations tr", has_text="POPUP")
-    expect(popup.locator("td.num a.warn")).to_be_visible()  # below zero at the pop-up
-    paused = page.locator("#dashboard-channels tr", has_text="Paused")
-    expect(paused).to_have_count(1)  # a paused channel to resume
-    shoot(page, "site-demo-dashboard")
-
-    page.goto("/admin/connectors/drift/")
-    expect(page.locator("#result_list tbody tr")).to_have_count(1)  # a drift to resolve
-    shoot(page, "site-demo-drift")
