@@ -243,6 +243,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own configuration gives "django" a console handler of its own (with DEBUG
+        # on) that also propagates here: every warning came out twice. Here, root's only.
+        "django": {"handlers": [], "level": "INFO"},
+        # The development server's line per request; `run` turns it off (LOG_REQUESTS=0)
+        # unless --verbose: django.request still reports every 4xx and 5xx, once.
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO" if env_bool("LOG_REQUESTS", default=True) else "CRITICAL",
+            "propagate": False,
+        },
         "django.db.backends": {"level": "INFO"},
         # urllib3 logs request lines at DEBUG, query strings (and so any token in them) included.
         "urllib3": {"level": "WARNING"},

@@ -12,3 +12,6 @@ urlpatterns = [
     # Channels' webhooks, each channel at its own unguessable address (Channel.webhook_token).
     path("hooks/<str:token>/", webhook, name="webhook"),
 ]
+
+# A refusal inside the admin's frame, naming the role that may do it.
+handler403 = "config.forbidden.permission_denied"

@@ -7,6 +7,7 @@ import logging
 import time
 
 import requests
+from django.db import transaction
 
 from connectors.exceptions import ConnectorError
 from connectors.models import Channel, Listing
@@ -27,33 +28,37 @@ def demo_name(platform):
     return f"Demo {platform.name}"
 
 
-def demo_channels():
-    """Create a demo channel per platform and list every variant on each. Run again, it
-    changes nothing: a channel that exists is left as staff made it, its listings too, and
-    variants made since are not listed (that is staff's to decide)."""
-    locations = Location.objects.filter(code__in=DEMO_LOCATIONS)
-    variants = list(Variant.objects.all())
+def demo_channels(skus):
+    """Create the demo channels, one per platform, each listing the variants of these SKUs
+    (the demo's own). Run again, it changes nothing: once one demo channel exists none is
+    made again, a channel is left as staff made it, its listings too, and no variant is
+    listed that staff made (that is theirs to decide)."""
+    names = [demo_name(p) for p in demo_platforms()]
+    if Channel.objects.filter(name__in=names).exists():
+        return []
+    locations = list(Location.objects.filter(code__in=DEMO_LOCATIONS))
+    variants = list(Variant.objects.filter(sku__in=skus).order_by("sku"))
+    made = []
     for platform in demo_platforms():
         demo = platform.demo_module()
-        channel, created = Channel.objects.get_or_create(
-            name=demo_name(platform),
-            defaults={
-                "platform": platform.name,
-                "credentials": dict(demo.CREDENTIALS),
-                "settings": dict(demo.SETTINGS),
-                "base_url": f"http://127.0.0.1:{platform.port}",
-                "allocation_order": ", ".join(DEMO_LOCATIONS),  # the warehouse first
+        with transaction.atomic():  # a channel with its listings, or nothing
+            channel = Channel.objects.create(
+                name=demo_name(platform),
+                platform=platform.name,
+                credentials=dict(demo.CREDENTIALS),
+                settings=dict(demo.SETTINGS),
+                base_url=f"http://127.0.0.1:{platform.port}",
+                allocation_order=", ".join(DEMO_LOCATIONS),  # the warehouse first
                 **getattr(demo, "CHANNEL", {}),
-            },
-        )
-        if not created:
-            continue
-        channel.locations.set(locations)
-        Listing.objects.bulk_create(
-            Listing(channel=channel, variant=v, remote_id=remote, remote_parent_id=parent)
-            for v in variants
-            for parent, remote in [demo.remote_ids(v)]
-        )
+            )
+            channel.locations.set(locations)
+            Listing.objects.bulk_create(
+                Listing(channel=channel, variant=v, remote_id=remote, remote_parent_id=parent)
+                for v in variants
+                for parent, remote in [demo.remote_ids(v)]
+            )
+        made.append(channel)
+    return made
 
 
 log = logging.getLogger(__name__)

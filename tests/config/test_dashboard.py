@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from config.roles import VIEWER, sync_roles
 from connectors.models import Channel, Listing
+from inventory.display import when
 from inventory.models import Source
 from inventory.services import StockLine, stock_apply
 
@@ -139,10 +140,10 @@ def test_channel_health_counts_pending_and_failed_listings(client, make, shop):
     response = client.get(INDEX)
 
     health = {
-        c.name: (c.mode, c.n_pending, c.n_failed, circuit)
-        for c, circuit in response.context["channels"]
+        h.channel.name: (h.mode, h.channel.n_pending, h.channel.n_failed, h.circuit.split()[0])
+        for h in response.context["channels"]
     }
-    assert health == {"Webshop": ("live", 3, 0, "closed"), "Marketplace": ("shadow", 0, 1, "open")}
+    assert health == {"Webshop": ("Live", 3, 0, "closed"), "Marketplace": ("Shadow", 0, 1, "open")}
     html = response.content.decode()
     assert reverse("admin:connectors_channel_change", args=[shop["broken"].pk]) in html
     assert "HTTP 503 from the API" in html
@@ -228,3 +229,32 @@ def test_the_dashboard_costs_the_same_queries_at_any_catalog_size(client, make, 
     # the few shown; channels with their counts; short lines, held orders, deliveries and quiet
     # channels; latest movements; the sidebar's own actions.
     assert (small, large) == (13, 13)
+
+
+def test_a_channel_error_is_shown_with_its_time_until_a_later_success(client, make, shop):
+    login(client, make, "boss", superuser=True)
+    broken = shop["broken"]
+    Channel.objects.filter(pk=broken.pk).update(
+        last_error="HTTP 503 from the API " * 300, last_error_at=timezone.now()
+    )
+    html = client.get(INDEX).content.decode()
+    assert "HTTP 503 from the API" in html
+    assert '<details class="clipped">' in html  # shortened, the whole error a click away
+    assert when(Channel.objects.get(pk=broken.pk).last_error_at) in html
+
+    Channel.objects.filter(pk=broken.pk).update(
+        last_success_at=timezone.now() + timedelta(minutes=1)
+    )
+    html = client.get(INDEX).content.decode()
+    assert "HTTP 503 from the API" not in html
+    assert "none since" in html
+
+
+def test_a_paused_channels_reason_is_shortened_and_the_out_of_stock_count_links(client, make, shop):
+    login(client, make, "boss", superuser=True)
+    Channel.objects.filter(pk=shop["broken"].pk).update(
+        mode="paused", paused_reason='{"error": "invalid_token", "detail": "' + "x" * 200 + '"}'
+    )
+    html = client.get(INDEX).content.decode()
+    assert "Paused: <details" in html
+    assert "available__lte=0" in html

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from io import StringIO
 from pathlib import Path
 
@@ -100,11 +102,11 @@ def _processes_with(marker):
 
 
 @contextlib.contextmanager
-def running_app(tmp_path):
-    """`manage.py run --no-sandboxes` on a fresh VAR_DIR, once its banner is out: (the
-    process, its output file, the web address). Killed on the way out if still running."""
+def running_app(tmp_path, *args):
+    """`manage.py run --no-sandboxes` (and `args`) on a fresh VAR_DIR, once its banner is out:
+    (the process, its output file, the web address). Killed on the way out if still running."""
     addr = f"127.0.0.1:{_free_port()}"
-    drop = {"DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "INVENTORY_TEST_REDIS_SOCKET"}
+    drop = {"DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "LOG_REQUESTS", "INVENTORY_TEST_REDIS_SOCKET"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", VAR_DIR=str(tmp_path), DEBUG="1")
     migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
@@ -112,7 +114,7 @@ def running_app(tmp_path):
     out = tmp_path / "run.log"
     with out.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run", "--no-sandboxes", "--addr", addr],
+            [sys.executable, "manage.py", "run", "--no-sandboxes", "--addr", addr, *args],
             cwd=BASE,
             env=env,
             stdout=log,
@@ -214,3 +216,34 @@ def test_run_refuses_to_start_on_a_port_another_program_holds(tmp_path):
     assert "--addr HOST:PORT" in proc.stderr
     assert "Ctrl-C stops everything" not in proc.stdout
     assert not (tmp_path / "redis" / "valkey.sock").exists()
+
+
+def _get(addr, path):
+    with contextlib.suppress(urllib.error.HTTPError):
+        urllib.request.urlopen(f"http://{addr}{path}", timeout=10).read()
+
+
+def test_run_logs_each_warning_once_and_no_request_lines_so_the_banner_stays(tmp_path):
+    with running_app(tmp_path) as (proc, out, addr):
+        _get(addr, "/admin/login/")
+        _get(addr, "/no-such-page/")
+        until(lambda: "Not Found: /no-such-page/" in out.read_text(), proc, out)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, out.read_text()
+    text = out.read_text()
+    assert text.count("Not Found: /no-such-page/") == 1, text
+    assert "GET /admin/login/" not in text, text
+    after_banner = text.split("Ctrl-C stops everything.", 1)[1].splitlines()
+    # The rule under the banner, the one warning, then only the stopping lines.
+    assert [line for line in after_banner if "Not Found" in line or "GET " in line] == [
+        line for line in after_banner if "Not Found: /no-such-page/" in line
+    ], text
+
+
+def test_run_verbose_keeps_the_line_per_request(tmp_path):
+    with running_app(tmp_path, "--verbose", "--no-worker") as (proc, out, addr):
+        _get(addr, "/admin/login/")
+        until(lambda: "GET /admin/login/" in out.read_text(), proc, out)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, out.read_text()
+    assert out.read_text().count("GET /admin/login/") == 1

@@ -28,7 +28,18 @@ CATALOG = [
     ("Hand-thrown bowl", "BOWL", [{"size": s} for s in ("small", "large")]),
 ]
 STAFF = [("viewer", VIEWER), ("clerk", CLERK), ("manager", MANAGER)]
+GIFT_CARD = "GIFT-CARD"
 LOGIN_FILE = "demo-login.txt"  # under VAR_DIR: the demo users' shared password
+
+
+def _sku(prefix, options):
+    return "-".join([prefix, *(v[:3].upper() for v in options.values())])
+
+
+def demo_skus():
+    """The SKUs of the demo's own variants: what its channels list, and nothing staff made."""
+    skus = [_sku(prefix, opt) for _, prefix, options in CATALOG for opt in options]
+    return [*skus, GIFT_CARD]
 
 
 class Command(BaseCommand):
@@ -58,13 +69,13 @@ class Command(BaseCommand):
         for name, prefix, options in CATALOG:
             product, _ = Product.objects.get_or_create(name=name)
             for opt in options:
-                sku = "-".join([prefix, *(v[:3].upper() for v in opt.values())])
                 _, made = Variant.objects.get_or_create(
-                    sku=sku, defaults={"product": product, "options": opt, "reorder_point": 5}
+                    sku=_sku(prefix, opt),
+                    defaults={"product": product, "options": opt, "reorder_point": 5},
                 )
                 created += made
         Variant.objects.get_or_create(
-            sku="GIFT-CARD",
+            sku=GIFT_CARD,
             defaults={
                 "product": Product.objects.get_or_create(name="Gift card")[0],
                 "tracked": False,

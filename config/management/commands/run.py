@@ -137,7 +137,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true")
         parser.add_argument("--no-sandboxes", action="store_true")
         parser.add_argument(
-            "--verbose", action="store_true", help="log every job the worker and cron run"
+            "--verbose",
+            action="store_true",
+            help="log every request the web process serves and every job the worker and cron run",
         )
 
     def handle(self, *args, **opts):
@@ -146,7 +148,12 @@ class Command(BaseCommand):
         # By default the worker and the cron scheduler log warnings and errors only: a line
         # for every sweep (twice a minute) would scroll the start-up banner away.
         quiet = not opts["verbose"]
-        wanted = [("web", [*manage, "runserver", addr, "--noreload"], None)]
+        # The web process's line per request goes too; django.request still reports each
+        # 4xx and 5xx, once (settings.LOGGING).
+        web_env = None
+        if quiet and "LOG_REQUESTS" not in os.environ:
+            web_env = {**os.environ, "LOG_REQUESTS": "0"}
+        wanted = [("web", [*manage, "runserver", addr, "--noreload"], web_env)]
         if not opts["no_worker"]:
             worker = [*manage, "rqworker", "default", "sync", "imports", "--with-scheduler"]
             wanted.append(("worker", worker + (["--verbosity", "0"] if quiet else []), None))

@@ -2,6 +2,7 @@ import logging
 
 from django.core.management.base import BaseCommand
 
+from config.management.commands.load_demo import demo_skus
 from connectors.demo import demo_channels, demo_platforms, seed_sandboxes
 
 
@@ -31,8 +32,11 @@ class Command(BaseCommand):
         level = jobs_log.level
         jobs_log.setLevel(logging.ERROR)
         try:
-            demo_channels()
+            made = demo_channels(demo_skus())
         finally:
             jobs_log.setLevel(level)
-        labels = ", ".join(p.label for p in demo_platforms())
-        self.stdout.write(f"demo channels: {labels}")
+        if made:
+            labels = ", ".join(p.label for p in demo_platforms())
+            self.stdout.write(f"demo channels: {labels}")
+        else:
+            self.stdout.write("demo channels: already there, left as they are")
