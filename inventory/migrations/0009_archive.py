@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0007_checked_codes_options"),
+        ("inventory", "0008_import_checked_at_ledger_entries"),
     ]
 
     operations = [
