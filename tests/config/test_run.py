@@ -191,7 +191,7 @@ def test_a_worker_that_dies_is_started_again(tmp_path):
         assert web_answers(addr)
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=30) == 0, out.read_text()
-    assert "Traceback" not in out.read_text()
+    assert "Traceback" not in out.read_text(), out.read_text()
 
 
 def test_run_refuses_to_start_on_a_port_another_program_holds(tmp_path):

@@ -245,6 +245,10 @@ class Command(BaseCommand):
             self.stderr.write(f"{name} exited with code {code}; starting it again{later}")
         if now < not_before:
             return children
+        # What the dead process left in its group (a SIGKILLed worker's scheduler process
+        # lives on, orphaned) stops now, releasing its locks: the new one starts its own.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         cmd, env = commands[name]
         fresh = self._start(cmd, env)
         restarts[name] = (count, None)
