@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import PROTECT
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -239,11 +239,11 @@ class ArchiveAdminMixin:
         return self._archive_page(request, obj, title=f"Archive {obj}", error=error)
 
     def restore_view(self, request, pk):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         if not self.has_archive_permission(request):
             raise PermissionDenied
         obj = self._object_or_404(request, pk)
+        if request.method != "POST":  # a followed or bookmarked link: the page with the button
+            return redirect(self._url(obj, "change"))
         if self.restore_objects([obj]):
             self.log_change(request, obj, "Restored.")
             self.message_user(

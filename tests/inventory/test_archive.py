@@ -158,7 +158,12 @@ def test_archiving_a_product_archives_its_variants_and_restoring_brings_them_bac
     assert "Blue mug" not in changelist(manager, "product")
     mug.refresh_from_db()
     assert mug.archived
-    manager.post(reverse("admin:inventory_product_restore", args=[product.pk]))
+    restore = reverse("admin:inventory_product_restore", args=[product.pk])
+    followed = manager.get(restore)  # a link followed: the page with the button, no change
+    assert followed.status_code == 302
+    assert followed.url == reverse("admin:inventory_product_change", args=[product.pk])
+    assert Product.objects.get(pk=product.pk).archived_at is not None
+    manager.post(restore)
     mug.refresh_from_db()
     older.refresh_from_db()
     assert not mug.archived
