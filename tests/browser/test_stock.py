@@ -121,7 +121,7 @@ def test_a_clerk_imports_a_stock_count_through_the_admin(page, login, shoot, sho
 
     page.get_by_role("button", name="Confirm import").click()
     expect(content.locator("h2").first).to_have_text("Imported")
-    expect(content).to_contain_text("Recorded as movement #")
+    expect(content).to_contain_text("Recorded as Movement #")
     expect(page.get_by_role("link", name="Undo this import")).to_be_visible()
     shoot(page, "import-result")
 

@@ -127,9 +127,10 @@ def test_a_tour_of_the_main_pages_on_demo_data(page, login, shoot, demo):
     for channel in channels:
         row = rows.filter(has_text=channel.name)
         if channel.name == PAUSED:
-            expect(row).to_contain_text("paused (paused by staff: stocktake at the pop-up)")
+            expect(row.locator("td").nth(0)).to_contain_text("Paused")
+            expect(row).to_contain_text("stocktake at the pop-up")
         else:
-            expect(row.locator("td").nth(0)).to_have_text("live")
+            expect(row.locator("td").nth(0)).to_have_text("Live")
             expect(row.locator("td").nth(1)).to_have_text("0")  # pending
         expect(row.locator("td").nth(2)).to_have_text("0")  # failed
         expect(row.locator("td").nth(5)).to_have_text("closed")

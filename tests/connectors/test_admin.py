@@ -251,7 +251,7 @@ def test_a_drift_and_a_ledger_line_are_titled_with_names(manager, channel, make)
     make.stock(listing.variant, channel.locations.get(), 3)
     entry = StockTransaction.objects.latest("pk")
     page = manager.get(reverse("admin:inventory_stocktransaction_change", args=[entry.pk]))
-    assert f"#{entry.pk} count 3 MUG at WH1" in page.content.decode()
+    assert "MUG at WH1: counted 3 (+3), 3 on hand" in page.content.decode()
 
 
 def test_a_listing_given_another_variant_is_sent_that_variants_quantity(manager, channel, make):

@@ -4,6 +4,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -531,8 +532,6 @@ def test_a_blank_reason_is_refused_with_words_and_changes_nothing(clerk_client, 
 
 
 def test_adjust_stock_needs_a_reason(shop):
-    from django.core.management import CommandError, call_command
-
     with pytest.raises(CommandError, match="--reason"):
         call_command("adjust_stock", "TEE-M", "WH1", "increment", "1")
     with pytest.raises(CommandError, match="give a --reason"):
