@@ -113,7 +113,10 @@ def job_purge(days=None):
 
 
 def rq_job_id(job, stage):
-    return f"import-{job.pk}-{stage}"
+    """The queue's id for one stage of one upload. The upload's creation time is part of it:
+    ids restart with a fresh database while Redis keeps old jobs (their result and progress
+    for a day), and one upload must never read another's progress."""
+    return f"import-{job.pk}-{job.created_at:%Y%m%d%H%M%S%f}-{stage}"
 
 
 def run_stage(job_id, stage):

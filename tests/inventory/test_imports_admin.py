@@ -686,6 +686,32 @@ def test_a_background_import_reports_its_progress_in_rows(
     assert job.status == ImportJob.Status.CHECKED
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_never_shows_the_progress_of_an_older_one_with_the_same_number(
+    client, make, shop, settings
+):
+    """A fresh database numbers uploads from 1 again while Redis keeps the jobs of the old
+    one for a day: the new upload #1 must not show the old upload #1's progress."""
+    settings.IMPORT_INLINE_MAX_ROWS = 2
+    django_rq.get_queue("imports").empty()
+    login(client, make, "carl", CLERK)
+    upload(
+        client, csv_bytes(HEADER, ["TEE-M", "WH1", "1"], ["CAP", "STORE", "5"], ["CAP", "WH1", "3"])
+    )
+    job = ImportJob.objects.get()
+    older = ImportJob(pk=job.pk, created_at=job.created_at - timedelta(days=1))
+    left = django_rq.get_queue("imports").enqueue(
+        print, job_id=jobs.rq_job_id(older, jobs.CHECK), meta={}
+    )
+    left.meta["progress"] = {"stage": "writing", "done": 3, "total": 3}
+    left.save_meta()
+    try:
+        assert "Waiting for a worker of the “imports” queue." in text(job_page(client, job))
+    finally:
+        left.delete()
+        django_rq.get_queue("imports").empty()
+
+
 def test_progress_in_words_for_each_state_of_the_job():
     checking = ImportJob(status=ImportJob.Status.CHECKING, rows=5000)
     importing = ImportJob(status=ImportJob.Status.IMPORTING, rows=5000)
