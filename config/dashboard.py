@@ -7,17 +7,19 @@ channels). Its cost does not grow with the catalog: a fixed number of queries, e
 aggregate or a short list (pinned in tests/config/test_dashboard.py; timed on 100,000
 variants by tests/benchmarks/admin_pages.py)."""
 
-from dataclasses import dataclass
-
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import ngettext
 
 from connectors.models import Channel, ChannelOrder, Listing
-from connectors.selectors import channels_with_health, quiet_channels, sales_counts
+from connectors.selectors import (
+    channel_health,
+    channels_with_health,
+    quiet_channels,
+    sales_counts,
+)
 from inventory import selectors
-from inventory.display import when
 from inventory.models import Movement, StockLevel, Variant
 
 REORDER_ROWS = 20
@@ -70,43 +72,3 @@ def dashboard_context(request, site):
     if may_view(Movement):
         context["movements"] = selectors.latest_movements(limit=MOVEMENT_ROWS)
     return context
-
-
-@dataclass(frozen=True)
-class ChannelHealth:
-    """A channel's state as the dashboard says it: its mode in a word, why it is paused, its
-    last success, its last error while it is current (a later success ends it: the error is
-    then `recovered_at`, kept out of the "Last error" column) and its circuit in words."""
-
-    channel: Channel
-    mode: str
-    reason: str
-    last_success_at: object
-    error: str
-    error_at: object
-    recovered_at: object
-    circuit: str
-    circuit_open: bool
-
-
-def channel_health(channel, now):
-    """The one reading of a channel's state for the dashboard (the fields of Channel; kept
-    here so that a change of what those fields mean changes one function)."""
-    success, error_at = channel.last_success_at, channel.last_error_at
-    current = bool(channel.last_error) and (
-        success is None or error_at is None or error_at > success
-    )
-    circuit = channel.circuit_state(now)
-    if circuit == "open":
-        circuit = f"open until {when(channel.circuit_open_until)}"
-    return ChannelHealth(
-        channel=channel,
-        mode=channel.get_mode_display().split(":")[0],
-        reason=channel.paused_reason if channel.mode != Channel.Mode.LIVE else "",
-        last_success_at=success,
-        error=channel.last_error if current else "",
-        error_at=error_at if current else None,
-        recovered_at=error_at if channel.last_error and not current else None,
-        circuit=circuit,
-        circuit_open=circuit != "closed",
-    )

@@ -4,7 +4,8 @@ The fields: `pending_since` (a push is wanted; when the oldest unsent change cam
 `change_seq` (bumped by every change), `claimed_by/at/seq` (a run is pushing it, and the
 change_seq it saw), `attempts` and `next_attempt_at` (failed tries so far, and when the next
 may be), `confirmed_quantity/at` (what the channel last confirmed holding; at None: unknown),
-`status` and `last_error`. Receivers, the push engine, reconcile and drift resolutions, the
+`last_confirmed_at` (when it did, kept through later failures, for people), `status` and
+`last_error/at`. Receivers, the push engine, reconcile and drift resolutions, the
 admin's actions and the commands all come here; nothing else writes these fields
 (Listing.save() of an existing listing writes its ids only).
 
@@ -279,6 +280,7 @@ def confirm(confirmed, worker_id):
             _mine(ids, worker_id).update(
                 confirmed_quantity=quantity,
                 confirmed_at=now,
+                last_confirmed_at=now,
                 status=OK,
                 last_error="",
                 attempts=0,
@@ -307,6 +309,7 @@ def reject(refused, worker_id):
             Listing.objects.filter(pk=key).update(
                 status=FAILED,
                 last_error=refused[key][:2000],
+                last_error_at=now,
                 confirmed_at=None,  # it may show anything now: never skipped as in step
                 attempts=min(tries, 32_000),
                 next_attempt_at=now + timedelta(seconds=backoff(tries)),
@@ -335,6 +338,7 @@ def retry_later(failures, worker_id, *, unanswered=False):
                 # what the channel shows is unknown until a push is confirmed.
                 "confirmed_at": None,
                 "last_error": f"attempt {tries}: {why}"[:2000],
+                "last_error_at": now,
             }
             if tries >= conf("MAX_ATTEMPTS"):
                 give_up.append(key)
@@ -351,7 +355,9 @@ def observed(shows, ids, worker_id):
     now = timezone.now()
     with transaction.atomic():
         for key, quantity in shows.items():
-            _mine([key], worker_id).update(confirmed_quantity=quantity, confirmed_at=now)
+            _mine([key], worker_id).update(
+                confirmed_quantity=quantity, confirmed_at=now, last_confirmed_at=now
+            )
         _clear_pending_if_unchanged(ids, worker_id)
         release(ids, worker_id)
 

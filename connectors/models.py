@@ -167,9 +167,17 @@ class Listing(models.Model):
     confirmed_quantity = models.IntegerField(
         null=True, blank=True, help_text="What the channel last confirmed (blank: infinite)."
     )
-    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Blank: unknown since (a write may have landed)."
+    )
+    # For people: the last confirmation stands on the page after a later write left the
+    # channel's quantity unknown ("last confirmed 9 at 10:42; the latest attempt failed ...").
+    last_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the channel last confirmed confirmed_quantity."
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
     # Sync bookkeeping. A stock change bumps change_seq and sets pending_since in its own
     # transaction; a push clears pending only if change_seq is still what it claimed.
     pending_since = models.DateTimeField(null=True, blank=True, default=timezone.now)
@@ -315,8 +323,8 @@ class Drift(models.Model):
 
 
 def shown_quantity(quantity):
-    """A quantity as staff read it: None is a platform's unlimited."""
-    return "unlimited" if quantity is None else str(quantity)
+    """A quantity as staff read it: None is a platform's unlimited ("no limit")."""
+    return "no limit" if quantity is None else f"{quantity:,}"
 
 
 class ChannelOrder(models.Model):

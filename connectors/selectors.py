@@ -1,5 +1,6 @@
 """Reads that several places need: the channel admin and the admin's front page."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from connectors.models import Channel, ChannelOrder, InboundRecord, Listing, OrderLine
 from connectors.platforms import registry
+from inventory.display import when
 
 
 def _listing_count(condition=None):
@@ -72,3 +74,44 @@ def _sends_webhooks(platform):
         return registry.connector_class(platform).webhooks
     except LookupError:
         return False
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    """A channel's state as the dashboard says it: its mode in a word, why it is paused, its
+    last success, its last error while it is current (a later success ends it: the error is
+    then `recovered_at`, kept out of the "Last error" column) and its circuit in words."""
+
+    channel: Channel
+    mode: str
+    reason: str
+    last_success_at: object
+    error: str
+    error_at: object
+    recovered_at: object
+    circuit: str
+    circuit_open: bool
+
+
+def channel_health(channel, now):
+    """The one reading of a channel's state, for the dashboard and the channel list (the
+    fields of Channel; kept here so that a change of what those fields mean changes one
+    function)."""
+    success, error_at = channel.last_success_at, channel.last_error_at
+    current = bool(channel.last_error) and (
+        success is None or error_at is None or error_at > success
+    )
+    circuit = channel.circuit_state(now)
+    if circuit == "open":
+        circuit = f"open until {when(channel.circuit_open_until)}"
+    return ChannelHealth(
+        channel=channel,
+        mode=channel.get_mode_display().split(":")[0],
+        reason=channel.paused_reason if channel.mode != Channel.Mode.LIVE else "",
+        last_success_at=success,
+        error=channel.last_error if current else "",
+        error_at=error_at if current else None,
+        recovered_at=error_at if channel.last_error and not current else None,
+        circuit=circuit,
+        circuit_open=circuit != "closed",
+    )

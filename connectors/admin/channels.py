@@ -7,16 +7,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connectors import queue
+from connectors.admin.buttons import ObjectActionsMixin
 from connectors.admin.forms import ChannelForm, fields_by_name
 from connectors.admin.history import CREDENTIAL, channel_change_message
-from connectors.admin.listings import when
 from connectors.exceptions import ConfigError, ConnectorError
-from connectors.models import Channel
+from connectors.models import Channel, Drift
 from connectors.platforms import registry
-from connectors.selectors import channels_with_health, inbound_counts
+from connectors.selectors import channel_health, channels_with_health, inbound_counts
 from connectors.services.actions import (
     channel_pause,
     channel_push_now,
@@ -25,21 +26,22 @@ from connectors.services.actions import (
 )
 from connectors.services.channel_io import channel_test_connection
 from connectors.services.inbound import channel_register_webhooks
+from inventory.display import clipped, when
 
 RULES = {"buffer", "percentage", "cap", "zero_out_threshold"}
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
     form = ChannelForm
     list_display = (
         "name",
         "platform",
-        "mode",
+        "mode_shown",
         "listing_count",
         "pending_count",
         "failed_count",
-        "last_success_at",
+        "last_success",
         "error_short",
         "circuit",
     )
@@ -47,10 +49,9 @@ class ChannelAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     filter_horizontal = ("locations",)
     readonly_fields = (
-        "last_success_at",
-        "last_error_at",
-        "last_error",
-        "paused_reason",
+        "last_success",
+        "last_error_shown",
+        "paused_reason_shown",
         "circuit",
         "webhook_url",
         "sales_health",
@@ -66,8 +67,72 @@ class ChannelAdmin(admin.ModelAdmin):
         "register_webhooks",
     ]
 
+    object_actions = (
+        ("push_now", "Push now"),
+        ("retry_failed", "Retry failed"),
+        ("pause", "Pause"),
+        ("resume", "Resume"),
+        ("reconcile", "Reconcile"),
+        ("test_connection", "Test connection"),
+        ("pull_orders", "Pull orders"),
+        ("register_webhooks", "Register webhooks"),
+    )
+
     def get_queryset(self, request):
         return channels_with_health(super().get_queryset(request))
+
+    def object_action_applies(self, obj, name):
+        if name == "pause":
+            return obj.mode != Channel.Mode.PAUSED
+        if name == "resume":
+            return obj.mode == Channel.Mode.PAUSED
+        if name == "retry_failed":
+            return bool(getattr(obj, "n_failed", 0))
+        if name in ("pull_orders", "register_webhooks"):
+            try:
+                cls = registry.connector_class(obj.platform)
+            except LookupError:
+                return False
+            return cls.registers_webhooks if name == "register_webhooks" else True
+        return True
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        channel = self.get_object(request, object_id)
+        links = self.channel_links(request, channel) if channel is not None else []
+        extra_context = {**(extra_context or {}), "object_links": links}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def channel_links(self, request, channel):
+        """[(words, url)]: its listings, push records, drifts, orders and deliveries, each the
+        list filtered to this channel, for those who may view it."""
+        opens = Drift.objects.filter(listing__channel=channel, resolution=Drift.Resolution.OPEN)
+        n_open = opens.count()
+        n_listings = getattr(channel, "n_listings", None)
+        listings = (
+            ngettext("%(n)s listing", "%(n)s listings", n_listings) % {"n": f"{n_listings:,}"}
+            if n_listings is not None
+            else "Listings"
+        )
+        drifts = (
+            ngettext("%(n)s open drift", "%(n)s open drifts", n_open) % {"n": n_open}
+            if n_open
+            else "Drifts (none open)"
+        )
+        wanted = [
+            ("listing", listings, "channel__id__exact"),
+            ("pushrecord", "Push records", "channel__id__exact"),
+            ("drift", drifts, "listing__channel__id__exact"),
+            ("channelorder", "Orders", "channel__id__exact"),
+            ("inboundrecord", "Deliveries", "channel__id__exact"),
+        ]
+        links = []
+        for model, words, lookup in wanted:
+            if not request.user.has_perm(f"connectors.view_{model}"):
+                continue
+            url = reverse(f"admin:connectors_{model}_changelist")
+            extra = "&resolution__exact=open" if model == "drift" and n_open else ""
+            links.append((words, f"{url}?{lookup}={channel.pk}{extra}"))
+        return links
 
     @admin.display(description="listings", ordering="n_listings")
     def listing_count(self, obj):
@@ -81,13 +146,54 @@ class ChannelAdmin(admin.ModelAdmin):
     def failed_count(self, obj):
         return obj.n_failed
 
+    @admin.display(description="mode", ordering="mode")
+    def mode_shown(self, obj):
+        health = channel_health(obj, timezone.now())
+        if not health.reason:
+            return health.mode
+        return format_html("{}: {}", health.mode, clipped(health.reason, 60))
+
+    @admin.display(description="last success", ordering="last_success_at")
+    def last_success(self, obj):
+        return when(obj.last_success_at, empty="never")
+
     @admin.display(description="last error")
     def error_short(self, obj):
-        return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
+        """The error while it is current, with its time; after a later success, "none since"."""
+        health = channel_health(obj, timezone.now())
+        if health.error:
+            return format_html("{}: {}", when(health.error_at), clipped(health.error, 60))
+        if health.recovered_at:
+            return f"none since {when(obj.last_success_at)}"
+        return "none"
+
+    @admin.display(description="last error")
+    def last_error_shown(self, obj):
+        """The latest error whole (one click away), with its time and whether it is over."""
+        if not obj.last_error:
+            return "none"
+        health = channel_health(obj, timezone.now())
+        over = (
+            f" (over: it has succeeded since, at {when(obj.last_success_at)})"
+            if (health.recovered_at)
+            else ""
+        )
+        return format_html(
+            "{}{}: {}",
+            when(obj.last_error_at, empty="at an unknown time"),
+            over,
+            clipped(obj.last_error, 300),
+        )
+
+    @admin.display(description="paused because")
+    def paused_reason_shown(self, obj):
+        if obj.mode != Channel.Mode.PAUSED:
+            return "not paused"
+        return clipped(obj.paused_reason, 300, empty="no reason given")
 
     @admin.display(description="circuit")
     def circuit(self, obj):
-        return obj.circuit_state(timezone.now())
+        return channel_health(obj, timezone.now()).circuit
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "queue_depth": queue.queue_depth()}
@@ -136,14 +242,24 @@ class ChannelAdmin(admin.ModelAdmin):
         for channel in queryset:
             channel_pause(channel, f"paused by {request.user}")
             self.log_change(request, channel, f"Changed mode: {channel.mode} → paused (Pause).")
-        self.message_user(request, f"{queryset.count()} channel(s) paused")
+        n = len(queryset)
+        self.message_user(
+            request,
+            ngettext("%(n)s channel paused", "%(n)s channels paused", n) % {"n": n}
+            + ": changes are kept and sent when it is resumed",
+        )
 
     @admin.action(description="Resume (sends the latest state)", permissions=["change"])
     def resume(self, request, queryset):
         for channel in queryset:
             channel_resume(channel)
             self.log_change(request, channel, f"Changed mode: {channel.mode} → live (Resume).")
-        self.message_user(request, f"{queryset.count()} channel(s) resumed")
+        n = len(queryset)
+        self.message_user(
+            request,
+            ngettext("%(n)s channel resumed", "%(n)s channels resumed", n) % {"n": n}
+            + ": the latest state is being sent",
+        )
 
     @admin.action(description="Reconcile (find drift; see Drift)", permissions=["change"])
     def reconcile(self, request, queryset):
@@ -232,7 +348,14 @@ class ChannelAdmin(admin.ModelAdmin):
             ),
             (
                 "Health",
-                {"fields": ("last_success_at", "last_error_at", "last_error", "paused_reason")},
+                {
+                    "fields": (
+                        "last_success",
+                        "last_error_shown",
+                        "paused_reason_shown",
+                        "circuit",
+                    )
+                },
             ),
         )
 

@@ -7,7 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import ngettext
 
+from connectors.admin.buttons import ObjectActionsMixin
 from connectors.admin.forms import ListingForm
 from connectors.models import Drift, Listing, OrderLine, shown_quantity
 from connectors.quantities import targets_for
@@ -15,51 +17,63 @@ from connectors.resources import ListingResource
 from connectors.services.reconcile import drift_accept, drift_ignore, drift_push_ours
 from inventory.admin.catalog import VariantAdmin
 from inventory.admin.imports import SpreadsheetAdminMixin
+from inventory.display import clipped, when
 from inventory.exceptions import InventoryError
 from inventory.models import Variant
 
 OPEN_ORDERS_SHOWN = 50  # lines on a variant page
 
 
-def when(moment, now=None):
-    """A time as staff read it: 10:42 today, else 2026-11-30 10:42 (local time)."""
-    local = timezone.localtime(moment)
-    today = timezone.localtime(now or timezone.now()).date()
-    return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
-
-
 def sync_words(listing, now=None):
-    """Where a listing's push stands, in words: "Pending since 10:42, attempt 2 of 6, next
-    try 10:44"; "In step"; "Failed (3 attempts), pending since 10:49, next try 10:50"."""
+    """Where a listing's push stands, in words: "Pending since …, attempt 2 of 6 at …" (the
+    attempt its push record will carry); "In step"; "Failed (3 attempts), sent again with its
+    next change, or by Retry failed"."""
     now = now or timezone.now()
     most = settings.SYNC["MAX_ATTEMPTS"]
     parts = []
     failed = listing.status == Listing.Status.FAILED
     if failed:
-        parts.append(f"failed ({listing.attempts} attempt{'s' * (listing.attempts != 1)})")
+        parts.append(
+            ngettext("failed (%(n)s attempt)", "failed (%(n)s attempts)", listing.attempts)
+            % {"n": listing.attempts}
+        )
     if listing.pending_since:
-        parts.append(f"pending since {when(listing.pending_since, now)}")
+        parts.append(f"pending since {when(listing.pending_since)}")
     elif not failed:
         parts.append("in step")
-    if listing.pending_since and listing.attempts and not failed:
-        parts.append(f"attempt {listing.attempts + 1} of {most}")
-    if listing.pending_since and listing.next_attempt_at and listing.next_attempt_at > now:
-        parts.append(f"next try {when(listing.next_attempt_at, now)}")
-    elif failed and not listing.pending_since:
-        parts.append("sent again with its next change, or by Retry failed")
     if listing.claimed_by:
-        parts.append(f"being pushed since {when(listing.claimed_at, now)}")
+        parts.append(f"attempt {listing.attempts + 1} being sent since {when(listing.claimed_at)}")
+    elif listing.pending_since and not failed:
+        upcoming = f"attempt {listing.attempts + 1} of {most}"
+        if listing.next_attempt_at and listing.next_attempt_at > now:
+            upcoming += f" at {when(listing.next_attempt_at)}"
+        parts.append(upcoming if listing.attempts else upcoming.replace(f" of {most}", ""))
+    elif failed and listing.pending_since and listing.next_attempt_at:
+        parts.append(f"next try at {when(listing.next_attempt_at)}")
+    elif failed:
+        parts.append("sent again with its next change, or by Retry failed")
     words = ", ".join(parts)
     return words[:1].upper() + words[1:]
 
 
-def confirmed_words(listing, now=None):
-    """What the channel last confirmed showing, and when."""
+def confirmed_words(listing):
+    """What the channel last confirmed showing and when, kept through later failures: "9 at
+    …"; "last confirmed 9 at …; the latest attempt failed at …: 503 …"."""
+    shown = shown_quantity(listing.confirmed_quantity)
+    failure = ""
+    if listing.last_error:
+        at = f" at {when(listing.last_error_at)}" if listing.last_error_at else ""
+        failure = format_html("the latest attempt failed{}: {}", at, clipped(listing.last_error))
     if listing.confirmed_at is not None:
-        return f"{shown_quantity(listing.confirmed_quantity)} at {when(listing.confirmed_at, now)}"
-    if listing.status != Listing.Status.PENDING or listing.confirmed_quantity is not None:
-        return "unknown since the last write (failed or unanswered)"
-    return "not yet"
+        return f"{shown} at {when(listing.confirmed_at)}"
+    if listing.last_confirmed_at is not None:
+        since = failure or (
+            "a write is being sent" if listing.claimed_by else "unknown since the latest write"
+        )
+        return format_html(
+            "last confirmed {} at {}; {}", shown, when(listing.last_confirmed_at), since
+        )
+    return format_html("never confirmed; {}", failure) if failure else "not yet"
 
 
 @admin.register(Listing)
@@ -79,10 +93,10 @@ class ListingAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
     list_filter = ("channel", "status")
     search_fields = ("variant__sku", "variant__barcode", "remote_id", "remote_parent_id")
     autocomplete_fields = ("variant",)
-    readonly_fields = ("confirmed", "state", "last_error")
+    readonly_fields = ("confirmed", "state", "latest_error")
     fieldsets = (
         (None, {"fields": ("channel", "variant", "remote_parent_id", "remote_id")}),
-        ("Sync", {"fields": ("confirmed", "state", "last_error")}),
+        ("Sync", {"fields": ("confirmed", "state", "latest_error")}),
     )
     show_full_result_count = False
     # The (channel, variant) unique index, read in order: the model's ordering (channel name,
@@ -110,12 +124,19 @@ class ListingAdmin(SpreadsheetAdminMixin, admin.ModelAdmin):
     def state(self, obj):
         return sync_words(obj)
 
+    @admin.display(description="latest error")
+    def latest_error(self, obj):
+        if not obj.last_error:
+            return "none"
+        at = f"{when(obj.last_error_at)}: " if obj.last_error_at else ""
+        return format_html("{}{}", at, clipped(obj.last_error, 400))
+
 
 class ListingInline(admin.TabularInline):
     model = Listing
     form = ListingForm
-    fields = ("channel", "remote_parent_id", "remote_id", "confirmed", "state", "last_error")
-    readonly_fields = ("confirmed", "state", "last_error")
+    fields = ("channel", "remote_parent_id", "remote_id", "confirmed", "state")
+    readonly_fields = ("confirmed", "state")
     extra = 0
     show_change_link = True
 
@@ -186,11 +207,17 @@ class VariantWithListingsAdmin(VariantAdmin):
             confirmed = confirmed_words(listing)
             if push:
                 url = reverse("admin:connectors_pushrecord_change", args=[push.pk])
-                confirmed = format_html('{}, <a href="{}">push #{}</a>', confirmed, url, push.pk)
-            rows.append((listing.channel.name, target.explanation, confirmed, sync_words(listing)))
+                confirmed = format_html(
+                    '{} (<a href="{}">latest push #{}</a>)', confirmed, url, push.pk
+                )
+            page = reverse("admin:connectors_listing_change", args=[listing.pk])
+            explained = (target.explanation, confirmed, sync_words(listing))
+            rows.append((page, listing.channel.name, *explained))
         if not rows:
             return "Not listed on any channel."
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        body = format_html_join(
+            "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>', rows
+        )
         return format_html(
             '<table class="channel-quantities"><thead><tr><th>Channel</th><th>Should show</th>'
             "<th>Channel confirmed</th><th>Sync</th></tr></thead><tbody>{}</tbody></table>",
@@ -203,21 +230,38 @@ admin.site.register(Variant, VariantWithListingsAdmin)
 
 
 @admin.register(Drift)
-class DriftAdmin(admin.ModelAdmin):
+class DriftAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    """What a reconcile found a channel showing against our target; its page says so and
+    offers the three resolutions as buttons (nothing on it is edited)."""
+
     list_display = (
         "listing_sku",
         "channel",
-        "channel_quantity",
-        "target",
-        "found_at",
+        "shows",
+        "should_show",
+        "found",
         "resolution",
         "resolved_by",
     )
     list_select_related = ("listing__variant", "listing__channel", "resolved_by")
     list_filter = ("resolution", "listing__channel")
     search_fields = ("listing__variant__sku",)
-    readonly_fields = [f.name for f in Drift._meta.fields]
+    fields = (
+        "listing_link",
+        "shows",
+        "should_show",
+        "found",
+        "resolution",
+        "resolved",
+        "count_movement",
+    )
+    readonly_fields = fields
     actions = ["push_ours", "accept_channels", "ignore"]
+    object_actions = (
+        ("push_ours", "Push our quantity"),
+        ("accept_channels", "Accept the channel's"),
+        ("ignore", "Ignore"),
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("listing__variant", "listing__channel")
@@ -225,27 +269,100 @@ class DriftAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # what a reconcile found, and how it was resolved, is kept
+
+    def object_action_applies(self, obj, name):
+        return obj.resolution == Drift.Resolution.OPEN
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("inventory.adjust_stock"):  # a count is a stock change
+            actions.pop("accept_channels", None)
+        return actions
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Nothing to save: the page acts through its buttons.
+        context.update(
+            show_save=False,
+            show_save_and_continue=False,
+            show_save_and_add_another=False,
+            object_help=self._help(obj),
+            title="Drift"
+            if obj is None or obj.resolution != Drift.Resolution.OPEN
+            else ("Drift to resolve"),
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _help(self, obj):
+        if obj is None or obj.resolution != Drift.Resolution.OPEN:
+            return ""
+        return (
+            "Push our quantity: the channel is sent what it should show. Accept the channel's: "
+            "its number is taken as a stock count (a movement you can reverse). Ignore: "
+            "nothing changes; the next reconcile finds it again if it still differs."
+        )
+
     @admin.display(description="SKU", ordering="listing__variant__sku")
     def listing_sku(self, obj):
         return obj.listing.variant.sku
 
-    @admin.display(description="channel")
+    @admin.display(description="channel", ordering="listing__channel__name")
     def channel(self, obj):
         return obj.listing.channel.name
 
+    @admin.display(description="listing")
+    def listing_link(self, obj):
+        url = reverse("admin:connectors_listing_change", args=[obj.listing_id])
+        return format_html('<a href="{}">{}</a>', url, obj.listing)
+
+    @admin.display(description="channel shows", ordering="channel_quantity")
+    def shows(self, obj):
+        return shown_quantity(obj.channel_quantity)
+
+    @admin.display(description="should show", ordering="target")
+    def should_show(self, obj):
+        return shown_quantity(obj.target)
+
+    @admin.display(description="found", ordering="found_at")
+    def found(self, obj):
+        return when(obj.found_at)
+
+    @admin.display(description="resolved")
+    def resolved(self, obj):
+        if obj.resolved_at is None:
+            return "not yet"
+        by = f" by {obj.resolved_by}" if obj.resolved_by else ""
+        return f"{when(obj.resolved_at)}{by}"
+
+    @admin.display(description="count it made")
+    def count_movement(self, obj):
+        if obj.movement_id is None:
+            return "none" if obj.resolution != Drift.Resolution.ACCEPTED else "nothing to change"
+        url = reverse("admin:inventory_movement_change", args=[obj.movement_id])
+        return format_html('<a href="{}">Movement #{}</a>', url, obj.movement_id)
+
     def _resolve(self, request, queryset, how, done):
+        opened = list(queryset.filter(resolution=Drift.Resolution.OPEN))
+        if not opened:
+            self.message_user(
+                request, "Nothing done: those drifts were resolved already.", messages.WARNING
+            )
+            return
         resolved = 0
-        for drift in queryset.filter(resolution=Drift.Resolution.OPEN):
+        for drift in opened:
             try:
                 how(drift, request.user)
                 resolved += 1
             except InventoryError as exc:
-                self.message_user(request, f"{drift.listing.variant.sku}: {exc}", messages.ERROR)
-        self.message_user(request, f"{resolved} drift(s) {done}")
+                self.message_user(request, f"{drift.listing}: {exc}", messages.ERROR)
+        if resolved:
+            words = ngettext("%(n)s drift %(done)s", "%(n)s drifts %(done)s", resolved)
+            self.message_user(request, words % {"n": resolved, "done": done})
 
     @admin.action(description="Push our quantity", permissions=["change"])
     def push_ours(self, request, queryset):
-        self._resolve(request, queryset, drift_push_ours, "pushed")
+        self._resolve(request, queryset, drift_push_ours, "pushed: our quantity is being sent")
 
     @admin.action(
         description="Accept the channel's quantity (a count, source channel)",

@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from connectors.models import Listing, PushRecord, shown_quantity
 from inventory.admin.ledger import StockTransactionAdmin
 from inventory.admin.readonly import ReadOnlyMixin
+from inventory.display import clipped, when
 from inventory.models import StockTransaction
 
 CARRIED_SHOWN = 20  # pushes listed on a ledger entry's page
@@ -107,7 +108,7 @@ class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "url",
         "status",
         "outcome",
-        "error",
+        "error_shown",
         "duration_ms",
         "attempt",
         "ledger_entry",
@@ -118,6 +119,10 @@ class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
+    @admin.display(description="error")
+    def error_shown(self, obj):
+        return clipped(obj.error, 400, empty="none")
+
     @admin.display(description="ledger entry", ordering="ledger_entry_id")
     def ledger_entry(self, obj):
         return ledger_link(obj.ledger_entry_id)
@@ -126,9 +131,10 @@ class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def items_table(self, obj):
         if not obj.items:
             return "—"
+        listings = {listing.pk: listing for listing in obj.listings.select_related("variant")}
         rows = [
             (
-                item.get("sku") or f"listing {item.get('key')}",
+                _item_listing(item, listings),
                 shown_quantity(item.get("target", item.get("quantity"))),
                 _item_result(item),
                 ledger_link(item.get("ledger_entry")),
@@ -156,6 +162,18 @@ class PushRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return _pretty(obj.response_body)
 
 
+def _item_listing(item, listings):
+    """The item's SKU, linked to its listing (the SKU as stored with the record, which stays
+    true after the listing is gone)."""
+    key = item.get("key")
+    listing = listings.get(key) if isinstance(key, int) else None
+    sku = item.get("sku") or (listing.variant.sku if listing else None)
+    if listing is None:
+        return sku or "a listing since removed"
+    url = reverse("admin:connectors_listing_change", args=[listing.pk])
+    return format_html('<a href="{}">{}</a>', url, sku)
+
+
 def _item_result(item):
     if "matches" in item:  # a shadow comparison
         return f"channel shows {shown_quantity(item.get('channel_shows'))}" + (
@@ -166,7 +184,8 @@ def _item_result(item):
     if "ok" not in item:
         return "not sent"
     message = item.get("message") or ""
-    return f"{'not applied, tried again' if item.get('retry') else 'refused'}: {message}"
+    what = "not applied, tried again" if item.get("retry") else "refused"
+    return format_html("{}: {}", what, clipped(message))
 
 
 def pushes_carrying(entry, limit=CARRIED_SHOWN):
@@ -216,7 +235,7 @@ class LedgerWithPushesAdmin(StockTransactionAdmin):
                 record.channel.name,
                 reverse("admin:connectors_pushrecord_change", args=[record.pk]),
                 record.pk,
-                record.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                when(record.created_at),
             )
             for record in records
         ]

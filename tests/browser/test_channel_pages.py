@@ -4,9 +4,10 @@ entry, for a manager and for a viewer."""
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from config.roles import MANAGER, VIEWER
-from connectors.models import Channel, Listing, PushRecord
+from connectors.models import Channel, Drift, Listing, PushRecord
 from inventory.models import StockTransaction
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -78,3 +79,33 @@ def test_the_channel_pages_hold_at_1280_px(page, login, shoot, shop, role):
         width = page.evaluate("document.documentElement.scrollWidth")
         shoot(page, f"layout-{name}-{role.split()[0].lower()}")
         assert width <= 1280, (url, width)
+
+
+def test_a_manager_resumes_a_channel_and_resolves_a_drift_from_their_pages(
+    page, login, shoot, shop
+):
+    channel, listing, _record, _entry = shop
+    drift = Drift.objects.create(listing=listing, channel_quantity=5, target=7)
+    login("mia", role=MANAGER)
+    page.goto(f"/admin/connectors/channel/{channel.pk}/change/")
+    tools = page.locator(".object-tools")
+    expect(tools.get_by_role("button", name="Resume")).to_be_visible()
+    expect(tools.get_by_role("button", name="Pause")).to_have_count(0)
+    expect(page.locator("p.object-links")).to_contain_text("1 listing")
+    expect(page.locator("p.object-links")).to_contain_text("1 open drift")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    shoot(page, "channel-page-buttons")
+    tools.get_by_role("button", name="Resume").click()
+    expect(page.locator(".messagelist")).to_contain_text("1 channel resumed")
+    expect(page.locator(".object-tools").get_by_role("button", name="Pause")).to_be_visible()
+    assert Channel.objects.get(pk=channel.pk).mode == Channel.Mode.LIVE
+
+    page.locator("p.object-links").get_by_role("link", name="1 open drift").click()
+    page.locator("#result_list tbody tr a").first.click()
+    expect(page.get_by_role("button", name="Save")).to_have_count(0)
+    assert "channel shows 5, should show 7" in page.title()
+    shoot(page, "drift-page")
+    page.get_by_role("button", name="Ignore").click()
+    expect(page.locator(".messagelist")).to_contain_text("1 drift ignored")
+    expect(page.get_by_role("button", name="Ignore")).to_have_count(0)
+    assert Drift.objects.get(pk=drift.pk).resolution == Drift.Resolution.IGNORED

@@ -247,7 +247,7 @@ def test_a_drift_and_a_ledger_line_are_titled_with_names(manager, channel, make)
     listing = Listing.objects.create(channel=channel, variant=make.variant("MUG"), remote_id="m")
     drift = Drift.objects.create(listing=listing, channel_quantity=5, target=None)
     page = manager.get(reverse("admin:connectors_drift_change", args=[drift.pk])).content.decode()
-    assert "MUG on HL shop: channel shows 5, should show unlimited" in page
+    assert "MUG on HL shop: channel shows 5, should show no limit" in page
     make.stock(listing.variant, channel.locations.get(), 3)
     entry = StockTransaction.objects.latest("pk")
     page = manager.get(reverse("admin:inventory_stocktransaction_change", args=[entry.pk]))

@@ -1,7 +1,11 @@
 """Channel health and the sync's controls in the admin, as a manager and a clerk use them."""
 
+import re
+from html import unescape
+
 import django_rq
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from rq import SimpleWorker
 
@@ -137,7 +141,7 @@ def test_drift_resolutions_from_the_admin(client, make, shop):
     response = client.post(
         changelist, {"action": "accept_channels", "_selected_action": [drift.pk]}, follow=True
     )
-    assert "1 drift(s) accepted as counts" in response.content.decode()
+    assert "1 drift accepted as counts" in response.content.decode()
     drift.refresh_from_db()
     assert drift.resolution == "accepted"
     assert listing.variant.levels.get().on_hand == 7  # 10 + (5 - 8)
@@ -148,3 +152,103 @@ def test_only_managers_reach_the_job_queues(client, make, shop):
     assert login(client, make, MANAGER).get(dashboard).status_code == 200
     client.logout()
     assert login(client, make, CLERK).get(dashboard).status_code == 403
+
+
+def press(client, admin_name, obj, action):
+    """A button of an object's own page (a POST of that one action), followed."""
+    url = reverse(f"admin:connectors_{admin_name}_do", args=[obj.pk, action])
+    return client.post(url, follow=True)
+
+
+def buttons(html):
+    found = re.findall(r'class="historylink object-action-button"[^>]*>([^<]+)</button>', html)
+    return [unescape(label) for label in found]
+
+
+def test_a_channels_page_acts_and_links_to_what_it_holds(client, make, shop):
+    channel, listing, _ = shop
+    login(client, make, MANAGER)
+    page_url = reverse("admin:connectors_channel_change", args=[channel.pk])
+    html = client.get(page_url).content.decode()
+    assert buttons(html) == [
+        "Push now",
+        "Pause",
+        "Reconcile",
+        "Test connection",
+        "Pull orders",  # HighLevel takes its webhook URL in its own settings: no Register
+    ]
+    assert f"?channel__id__exact={channel.pk}" in html  # its listings, push records, orders
+    assert "1 listing</a>" in html and "Drifts (none open)" in html
+
+    paused = press(client, "channel", channel, "pause")
+    assert paused.redirect_chain[-1][0] == page_url  # back on its page
+    assert "1 channel paused" in paused.content.decode()
+    assert Channel.objects.get(pk=channel.pk).mode == Channel.Mode.PAUSED
+    assert "Resume" in buttons(paused.content.decode())
+    assert "Pause" not in buttons(paused.content.decode())
+    resumed = press(client, "channel", channel, "resume")
+    assert "1 channel resumed" in resumed.content.decode()
+    assert Channel.objects.get(pk=channel.pk).mode == Channel.Mode.LIVE
+
+    pushed = press(client, "channel", channel, "push_now")
+    assert "HL shop: 1 queued" in pushed.content.decode()
+    tested = press(client, "channel", channel, "test_connection").content.decode()
+    assert "HL shop: authenticated" in tested
+
+    # A followed link does nothing; an unknown action is not found.
+    assert client.get(reverse("admin:connectors_channel_do", args=[channel.pk, "pause"])).url == (
+        page_url
+    )
+    assert Channel.objects.get(pk=channel.pk).mode == Channel.Mode.LIVE
+    bogus = reverse("admin:connectors_channel_do", args=[channel.pk, "delete_everything"])
+    assert client.post(bogus).status_code == 404
+
+
+def test_a_clerk_sees_a_channels_page_without_its_buttons_and_may_not_press_them(
+    client, make, shop
+):
+    channel, _, _ = shop
+    login(client, make, CLERK)
+    html = client.get(reverse("admin:connectors_channel_change", args=[channel.pk])).content
+    assert buttons(html.decode()) == []
+    assert press(client, "channel", channel, "pause").status_code == 403
+    assert Channel.objects.get(pk=channel.pk).mode == Channel.Mode.LIVE
+
+
+def test_a_drifts_page_resolves_it_with_a_button_and_has_nothing_to_save(client, make, shop):
+    channel, listing, _ = shop
+    drift = Drift.objects.create(listing=listing, channel_quantity=5, target=8)
+    login(client, make, MANAGER)
+    url = reverse("admin:connectors_drift_change", args=[drift.pk])
+    html = client.get(url).content.decode()
+    assert "<title>TEE on HL shop: channel shows 5, should show 8" in html
+    assert buttons(html) == ["Push our quantity", "Accept the channel's", "Ignore"]
+    assert 'name="_save"' not in html and 'name="_continue"' not in html
+    assert reverse("admin:connectors_listing_change", args=[listing.pk]) in html
+
+    done = press(client, "drift", drift, "push_ours").content.decode()
+    assert "1 drift pushed" in done
+    drift.refresh_from_db()
+    assert drift.resolution == Drift.Resolution.PUSHED
+    assert buttons(done) == []  # resolved: nothing more to press
+    assert "mia" in done  # who resolved it, and when
+    again = press(client, "drift", drift, "ignore")
+    assert Drift.objects.get(pk=drift.pk).resolution == Drift.Resolution.PUSHED
+    assert again.status_code == 200
+
+
+def test_who_may_not_count_stock_is_not_offered_to_accept_a_drift(client, make, shop):
+    channel, listing, _ = shop
+    drift = Drift.objects.create(listing=listing, channel_quantity=5, target=8)
+    url = reverse("admin:connectors_drift_change", args=[drift.pk])
+    login(client, make, CLERK)  # a clerk views drifts and resolves none
+    assert buttons(client.get(url).content.decode()) == []
+    client.logout()
+    resolver = make.user("rita")
+    resolver.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_drift", "change_drift"])
+    )
+    client.login(username="rita", password="pw-for-tests-1")
+    assert buttons(client.get(url).content.decode()) == ["Push our quantity", "Ignore"]
+    assert press(client, "drift", drift, "accept_channels").status_code == 403
+    assert Drift.objects.get(pk=drift.pk).resolution == Drift.Resolution.OPEN

@@ -5,12 +5,14 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from connectors import listing_state
 from connectors.models import Channel, Listing, PushRecord
 from connectors.services.channel_io import channel_test_connection
 from connectors.services.push import sync_channel_run
+from inventory.display import when
 from inventory.models import StockTransaction
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +151,20 @@ def test_each_item_records_the_ledger_entry_its_own_quantity_reflects(shop):
     assert write.ledger_entry_id == max(e for e in newest.values() if e)
 
 
+def test_a_push_records_outcome_per_item_names_each_sku_and_links_its_listing(
+    shop, admin_client
+):
+    _sandbox, channel, tee, cap = shop
+    push(channel)
+    write = PushRecord.objects.get(purpose="write")
+    html = admin_client.get(reverse("admin:connectors_pushrecord_change", args=[write.pk]))
+    html = html.content.decode()
+    for listing, sku in ((tee, "TEE-M"), (cap, "CAP")):
+        link = reverse("admin:connectors_listing_change", args=[listing.pk])
+        assert f'<a href="{link}">{sku}</a>' in html
+    assert '"key"' not in html.split('class="push-items"')[1].split("</table>")[0]
+
+
 def test_a_push_record_counts_the_attempt_it_was(shop):
     sandbox, channel, tee, _cap = shop
     sandbox.fail(error_next=1, error_statuses=[503], paths=["/products/inventory"])
@@ -161,6 +177,24 @@ def test_a_push_record_counts_the_attempt_it_was(shop):
     assert attempts == [(1, 503), (2, 201)]
     tee.refresh_from_db()
     assert tee.attempts == 0  # confirmed: counting starts again
+
+
+def test_the_last_confirmation_stands_on_the_variant_page_after_a_failed_push(
+    shop, admin_client, make
+):
+    sandbox, channel, tee, _cap = shop
+    push(channel)  # the channel confirms 12
+    make.stock(tee.variant, channel.locations.get(code="WH1"), 7)  # a change to send
+    sandbox.fail(error_next=1, error_statuses=[503], paths=["/products/inventory"])
+    assert push(channel).stopped == "transient"
+    tee.refresh_from_db()
+    page = admin_client.get(reverse("admin:inventory_variant_change", args=[tee.variant_id]))
+    html = page.content.decode()
+    confirmed = when(tee.last_confirmed_at)
+    assert f"last confirmed 12 at {confirmed}; the latest attempt failed at " in html
+    assert "503" in html
+    assert "never confirmed" not in html
+    assert "Attempt 2 of 6" in html or "attempt 2 of 6" in html  # the retry its record will carry
 
 
 def test_push_all_now_sends_what_a_channel_lost_even_where_nothing_moved(shop):
