@@ -39,6 +39,9 @@ class GuardedQueueAdmin(QueueAdmin):
         return request.user.has_perm("django_rq.admin")
 
 
+# Its one "model" reads "Django-RQ" on the admin's index; staff know the pages as the queues.
+Dashboard._meta.verbose_name = Dashboard._meta.verbose_name_plural = "Queues and jobs"
+
 if admin.site.is_registered(Dashboard):
     admin.site.unregister(Dashboard)
     admin.site.register(Dashboard, GuardedQueueAdmin)

@@ -11,9 +11,12 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
 
+from connectors.exceptions import ConfigError
 
-class CredentialsUnreadable(Exception):
-    """A stored value that none of CREDENTIALS_KEYS decrypts."""
+
+class CredentialsUnreadable(ConfigError):
+    """A stored value that none of CREDENTIALS_KEYS decrypts: the channel cannot be used
+    until its key is put back (or new credentials are entered), like wrong settings."""
 
     def __init__(self, column):
         super().__init__(
@@ -44,6 +47,25 @@ def decrypt_json(token, column="credentials"):
         raise CredentialsUnreadable(column) from None
 
 
+class Unreadable(dict):
+    """A column none of CREDENTIALS_KEYS decrypts, as loaded: empty to whoever reads it (the
+    channel's pages, lists and the dashboard still open), its token kept so that saving the
+    channel writes it back as it was, and `error` saying why. Whoever needs the credentials
+    calls readable(), which raises."""
+
+    def __init__(self, token, column):
+        super().__init__()
+        self.token = token
+        self.error = CredentialsUnreadable(column)
+
+
+def readable(value):
+    """The decrypted value; CredentialsUnreadable if the stored one could not be decrypted."""
+    if isinstance(value, Unreadable):
+        raise value.error
+    return value
+
+
 class EncryptedJSONField(models.TextField):
     """A dict in Python, a Fernet token in the column: no backup or query shows its content."""
 
@@ -52,7 +74,10 @@ class EncryptedJSONField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return {}
-        return decrypt_json(value, self.name)
+        try:
+            return decrypt_json(value, self.name)
+        except CredentialsUnreadable:
+            return Unreadable(value, self.name)
 
     def to_python(self, value):
         if isinstance(value, str):  # a token, as a fixture or dumpdata carries it
@@ -62,6 +87,8 @@ class EncryptedJSONField(models.TextField):
     def get_prep_value(self, value):
         if value is None:
             return None
+        if isinstance(value, Unreadable):  # left as it was stored
+            return value.token
         return encrypt_json(value)
 
     def value_to_string(self, obj):

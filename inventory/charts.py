@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 
+from django.utils import formats
+
 # Tableau 10: distinct hues that read on light and dark backgrounds alike. Past ten lines
 # the colours repeat with a dash pattern, so no two lines look the same.
 PALETTE = (
@@ -148,8 +150,8 @@ def _line(box, series, index, value_label, tz):
         # Ledger times may step back a little between concurrent writers: never draw backwards.
         x = max(x, box.x(p.when))
         d.append(f"H{x}V{box.y(p.value)}")
-        when = p.when.astimezone(tz)
-        tip = f"{when:%Y-%m-%d %H:%M} · {series.name} · {value_label} {_num(p.value)}"
+        at = formats.date_format(p.when.astimezone(tz), "DATETIME_FORMAT")  # the site's one format
+        tip = f"{at} · {series.name} · {value_label} {_num(p.value)}"
         if p.note:
             tip += f" · {p.note}"
         dots.append(

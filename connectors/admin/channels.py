@@ -15,6 +15,7 @@ from connectors.admin.buttons import ObjectActionsMixin
 from connectors.admin.forms import ChannelForm, fields_by_name
 from connectors.admin.history import CREDENTIAL, channel_change_message
 from connectors.exceptions import ConfigError, ConnectorError
+from connectors.fields import Unreadable
 from connectors.models import Channel, Drift
 from connectors.platforms import registry
 from connectors.selectors import channel_health, channels_with_health, inbound_counts
@@ -100,6 +101,8 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
         channel = self.get_object(request, object_id)
         links = self.channel_links(request, channel) if channel is not None else []
         extra_context = {**(extra_context or {}), "object_links": links}
+        if channel is not None and isinstance(channel.credentials, Unreadable):
+            extra_context["object_help"] = f"Its {channel.credentials.error}"
         return super().change_view(request, object_id, form_url, extra_context)
 
     def channel_links(self, request, channel):

@@ -3,6 +3,7 @@ its kind with the platform's own words; and the listing form, variant by SKU."""
 
 from django import forms
 
+from connectors.fields import Unreadable
 from connectors.models import Channel, Listing
 from connectors.platforms import registry
 
@@ -83,8 +84,11 @@ class ChannelForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         stored = (self.instance.credentials or {}) if self.instance.pk else {}
+        unreadable = isinstance(self.instance.credentials, Unreadable)
         for name, uses in fields_by_name("credential_fields").items():
             state = "set: leave blank to keep" if stored.get(name) else "not set"
+            if unreadable:
+                state = "stored, but no key in CREDENTIALS_KEYS decrypts it: enter it again"
             self.fields[f"credential_{name}"] = forms.CharField(
                 label=_label(name, uses),
                 required=False,
@@ -163,6 +167,8 @@ class ChannelForm(forms.ModelForm):
                 self.add_error(f"setting_{setting.name}", f"{platform.label}: {problem}")
                 shown.add(f"setting {problem}")
         problems = [p for p in cls.config_problems(credentials, settings) if p not in shown]
+        if problems and isinstance(self.instance.credentials, Unreadable):
+            problems.append(str(self.instance.credentials.error))
         if problems:
             raise forms.ValidationError([f"{platform.label}: {p}" for p in problems])
         self.new_credentials, self.new_settings = credentials, settings
@@ -175,7 +181,8 @@ class ChannelForm(forms.ModelForm):
         moved = {"platform", "base_url"} & set(self.changed_data)
         if self.new_credentials != self.instance.credentials or moved:
             self.instance.auth_state = {}  # tokens of the old credentials are no use
-        self.instance.credentials = self.new_credentials
+        if not (isinstance(self.instance.credentials, Unreadable) and not self.new_credentials):
+            self.instance.credentials = self.new_credentials  # unreadable ones stay as stored
         self.instance.settings = self.new_settings
         return super().save(commit)
 

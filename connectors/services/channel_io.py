@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from connectors import queue
 from connectors.exceptions import ConnectorError
+from connectors.fields import readable
 from connectors.models import Channel, PushRecord
 from connectors.platforms import registry
 from connectors.platforms.base import PushItem
@@ -36,9 +37,11 @@ def channel_connector(channel, *, max_wait=MAX_WAIT, **kwargs):
 
     return registry.connector_class(channel.platform)(
         base_url=channel.base_url,
-        credentials=channel.credentials,
+        credentials=readable(channel.credentials),
         settings=channel.settings,
-        auth_state=load() or channel.auth_state,  # the freshest: other workers renew tokens too
+        auth_state=readable(
+            load() or channel.auth_state
+        ),  # the freshest: other workers renew tokens too
         on_auth_change=keep,
         load_auth_state=load,
         pacer=_pacer(channel, max_wait),

@@ -33,6 +33,9 @@ def _variant_link(variant):
 @admin.register(StockLevel)
 class StockLevelAdmin(SpreadsheetAdminMixin, ReadOnlyAdmin):
     list_display = ("variant_sku", "location", "on_hand", "allocated", "available", "updated_at")
+    # The SKU links to its variant (where stock is adjusted and its history drawn); the
+    # location code opens the level itself. A row link around the SKU's would nest links.
+    list_display_links = ("location",)
     list_select_related = ("variant", "location")
     list_filter = (LevelAvailableFilter, "location", "location__kind")
     search_fields = ("variant__sku", "variant__barcode", "variant__name")
@@ -118,7 +121,7 @@ class MovementAdmin(ReadOnlyAdmin):
         "from_import",
         "idempotency_key",
         "line_count",
-        "failed_lines",
+        "refused_lines",
         "ledger_link",
     )
     fields = readonly_fields
@@ -133,6 +136,24 @@ class MovementAdmin(ReadOnlyAdmin):
 
     def get_inlines(self, request, obj):
         return [LedgerLineInline] if obj is not None and obj.line_count <= 200 else []
+
+    @admin.display(description="refused lines")
+    def refused_lines(self, obj):
+        """The lines a partial movement left out, one a row: "line 3, TEE-M at WH1: …"."""
+        failed = [e for e in obj.failed_lines or [] if isinstance(e, dict)]
+        if not failed:
+            return "none"
+        rows = []
+        for error in failed[:200]:
+            where = " at ".join(str(p) for p in (error.get("sku"), error.get("location")) if p)
+            rows.append(
+                (error.get("line", "?"), f", {where}" if where else "", error.get("message", ""))
+            )
+        shown = format_html_join(mark_safe("<br>"), "line {}{}: {}", rows)
+        more = len(failed) - len(rows)
+        if more > 0:
+            return format_html("{}<br>and {} more", shown, f"{more:,}")
+        return shown
 
     @admin.display(description="movement", ordering="pk")
     def number(self, obj):

@@ -31,4 +31,6 @@ def test_the_job_queues_are_called_job_queues(client, make):
     for url in ("/admin/", "/admin/inventory/location/"):  # the dashboard; the side menu
         page = client.get(url).content.decode()
         assert "Job queues" in page, url
-        assert "Django_Rq" not in page, url
+        assert "Queues and jobs" in page, url
+        for raw in ("Django_Rq", "Django-RQ", "DJANGO_RQ", "django_rq<"):
+            assert raw not in page, (url, raw)

@@ -166,7 +166,7 @@ def buttons(html):
 
 
 def test_a_channels_page_acts_and_links_to_what_it_holds(client, make, shop):
-    channel, listing, _ = shop
+    channel, _listing, _ = shop
     login(client, make, MANAGER)
     page_url = reverse("admin:connectors_channel_change", args=[channel.pk])
     html = client.get(page_url).content.decode()
@@ -178,7 +178,8 @@ def test_a_channels_page_acts_and_links_to_what_it_holds(client, make, shop):
         "Pull orders",  # HighLevel takes its webhook URL in its own settings: no Register
     ]
     assert f"?channel__id__exact={channel.pk}" in html  # its listings, push records, orders
-    assert "1 listing</a>" in html and "Drifts (none open)" in html
+    assert "1 listing</a>" in html
+    assert "Drifts (none open)" in html
 
     paused = press(client, "channel", channel, "pause")
     assert paused.redirect_chain[-1][0] == page_url  # back on its page
@@ -216,14 +217,15 @@ def test_a_clerk_sees_a_channels_page_without_its_buttons_and_may_not_press_them
 
 
 def test_a_drifts_page_resolves_it_with_a_button_and_has_nothing_to_save(client, make, shop):
-    channel, listing, _ = shop
+    _channel, listing, _ = shop
     drift = Drift.objects.create(listing=listing, channel_quantity=5, target=8)
     login(client, make, MANAGER)
     url = reverse("admin:connectors_drift_change", args=[drift.pk])
     html = client.get(url).content.decode()
     assert "<title>TEE on HL shop: channel shows 5, should show 8" in html
     assert buttons(html) == ["Push our quantity", "Accept the channel's", "Ignore"]
-    assert 'name="_save"' not in html and 'name="_continue"' not in html
+    assert 'name="_save"' not in html
+    assert 'name="_continue"' not in html
     assert reverse("admin:connectors_listing_change", args=[listing.pk]) in html
 
     done = press(client, "drift", drift, "push_ours").content.decode()
@@ -238,7 +240,7 @@ def test_a_drifts_page_resolves_it_with_a_button_and_has_nothing_to_save(client,
 
 
 def test_who_may_not_count_stock_is_not_offered_to_accept_a_drift(client, make, shop):
-    channel, listing, _ = shop
+    _channel, listing, _ = shop
     drift = Drift.objects.create(listing=listing, channel_quantity=5, target=8)
     url = reverse("admin:connectors_drift_change", args=[drift.pk])
     login(client, make, CLERK)  # a clerk views drifts and resolves none

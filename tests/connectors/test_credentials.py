@@ -10,12 +10,14 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
+from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.fields import CredentialsUnreadable, decrypt_json, encrypt_json
 from connectors.models import Channel
 from connectors.services.channel_io import channel_connector
+from connectors.services.push import sync_channel_run
 
 SECRET = "pit-s3cret-value-4f1d"
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
@@ -94,9 +96,39 @@ def test_reencrypt_moves_every_channel_to_the_first_key_and_names_those_it_canno
     with override_settings(CREDENTIALS_KEYS=[NEW, OLD]):
         with pytest.raises(CommandError, match=r"could not be decrypted.*: Marketplace"):
             call_command("reencrypt_credentials")
-        assert "1 channel(s) encrypted with the first key" in capsys.readouterr().out
+        assert "1 channel encrypted with the first key" in capsys.readouterr().out
     with override_settings(CREDENTIALS_KEYS=[NEW]):  # the old key gone
         assert Channel.objects.get(pk=first.pk).credentials == {"token": SECRET}
+
+
+@pytest.mark.django_db
+def test_a_channel_whose_key_was_removed_still_opens_and_says_why_it_cannot_be_used(
+    admin_client,
+):
+    lost = Fernet.generate_key().decode()
+    with override_settings(CREDENTIALS_KEYS=[lost]):
+        channel = new_channel(name="Marketplace", credentials={"token": SECRET})
+        Channel.objects.filter(pk=channel.pk).update(auth_state={"access_token": "t"})
+    before = stored(channel.pk)
+    page = reverse("admin:connectors_channel_change", args=[channel.pk])
+    for url in (reverse("admin:connectors_channel_changelist"), page, reverse("admin:index")):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+    html = admin_client.get(page).content.decode()
+    assert "cannot be decrypted with any key in CREDENTIALS_KEYS" in html
+    assert "no key in CREDENTIALS_KEYS decrypts it: enter it again" in html
+
+    # The sync cannot use it: the channel pauses, saying why; the stored value is untouched.
+    report = sync_channel_run(channel.pk, "test-run")
+    channel = Channel.objects.get(pk=channel.pk)
+    assert channel.mode == Channel.Mode.PAUSED, report
+    assert "cannot be decrypted" in channel.paused_reason
+    channel.save()  # any save (a mode, a name) writes the stored credentials back as they were
+    assert stored(channel.pk) == before
+    with pytest.raises(CredentialsUnreadable):
+        channel_connector(channel)
+    with override_settings(CREDENTIALS_KEYS=[NEW, lost]):  # the key put back
+        assert Channel.objects.get(pk=channel.pk).credentials == {"token": SECRET}
 
 
 @pytest.mark.django_db(transaction=True)

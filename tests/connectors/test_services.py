@@ -151,9 +151,7 @@ def test_each_item_records_the_ledger_entry_its_own_quantity_reflects(shop):
     assert write.ledger_entry_id == max(e for e in newest.values() if e)
 
 
-def test_a_push_records_outcome_per_item_names_each_sku_and_links_its_listing(
-    shop, admin_client
-):
+def test_a_push_records_outcome_per_item_names_each_sku_and_links_its_listing(shop, admin_client):
     _sandbox, channel, tee, cap = shop
     push(channel)
     write = PushRecord.objects.get(purpose="write")

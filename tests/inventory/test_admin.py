@@ -510,6 +510,10 @@ def test_the_stock_levels_filter_finds_what_is_at_or_below_0_per_location(
     page = superuser_client.get(url, {"available": "le0", "location__id__exact": wh.pk})
     rows = re.findall(r'class="field-variant_sku">(?:<a [^>]*>)+([^<]+)', page.content.decode())
     assert rows == ["CAP"]  # not TEE-M (10), not the untracked GIFT-CARD, not CAP at STORE
+    html = page.content.decode()
+    assert not re.search(r"<a [^>]*>\s*<a ", html)  # the SKU's link is not inside the row's
+    variant = reverse("admin:inventory_variant_change", args=[cap.pk])
+    assert f'class="field-variant_sku"><a href="{variant}">CAP</a>' in html
 
 
 def test_a_blank_reason_is_refused_with_words_and_changes_nothing(clerk_client, shop):
@@ -622,3 +626,22 @@ def test_a_variants_history_shows_its_stock_movements(superuser_client, shop):
     assert "have a change history" not in page
     assert "1 stock movement" in page
     assert "Whole ledger of TEE-M" in page
+
+
+def test_a_partial_movement_lists_its_refused_lines_in_words(superuser_client, shop, make):
+    make.variant("CAP")
+    result = stock_apply(
+        lines=[
+            StockLine(action="increment", quantity=5, sku="TEE-M", location="WH1"),
+            StockLine(action="decrement", quantity=9, sku="CAP", location="WH1"),
+        ],
+        source=Source.COMMAND,
+        partial=True,
+        reason="count of the back room",
+    )
+    url = reverse("admin:inventory_movement_change", args=[result.movement.pk])
+    html = superuser_client.get(url).content.decode()
+    message = result.errors[0].message
+    assert f"line 2, CAP at WH1: {message}" in html
+    assert '"code"' not in html
+    assert "insufficient_stock" not in html

@@ -189,7 +189,7 @@ def test_every_text_is_escaped():
     assert "<b>" not in svg
     assert "&lt;&amp;&gt;: 2" in svg
     tip = root.find(f".//{SVG}circle/{SVG}title").text
-    assert tip == '2025-03-02 09:00 · <&> · on hand 2 · "quoted" <b>'
+    assert tip == '2 Mar 2025, 09:00 · <&> · on hand 2 · "quoted" <b>'
 
 
 def test_the_title_and_description_name_the_chart_for_screen_readers():
@@ -233,7 +233,7 @@ def test_times_are_labelled_in_the_given_time_zone():
         tz=ZoneInfo("Asia/Tokyo"),
     )
 
-    assert root.find(f".//{SVG}circle/{SVG}title").text.startswith("2025-03-01 19:00")
+    assert root.find(f".//{SVG}circle/{SVG}title").text.startswith("1 Mar 2025, 19:00")
 
 
 def test_the_value_axis_leaves_room_for_its_widest_label():

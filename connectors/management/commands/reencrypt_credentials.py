@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import ngettext
 
-from connectors.fields import CredentialsUnreadable
+from connectors.fields import CredentialsUnreadable, readable
 from connectors.models import Channel
 
 
@@ -20,10 +21,20 @@ class Command(BaseCommand):
                 rewritten += self._rewrite(pk)
             except CredentialsUnreadable:
                 unreadable.append(name)
-        self.stdout.write(f"{rewritten} channel(s) encrypted with the first key")
+        self.stdout.write(
+            ngettext(
+                "%(n)s channel encrypted with the first key",
+                "%(n)s channels encrypted with the first key",
+                rewritten,
+            )
+            % {"n": rewritten}
+        )
         if unreadable:
+            channels = ngettext("%(n)s channel", "%(n)s channels", len(unreadable)) % {
+                "n": len(unreadable)
+            }
             raise CommandError(
-                f"{len(unreadable)} channel(s) could not be decrypted with any key in "
+                f"{channels} could not be decrypted with any key in "
                 f"CREDENTIALS_KEYS, left as they were: {', '.join(unreadable)} (put back the key "
                 "they were encrypted with, after the first, and run this again)"
             )
@@ -41,6 +52,6 @@ class Command(BaseCommand):
             if channel is None:  # deleted meanwhile
                 return 0
             Channel.objects.filter(pk=pk).update(
-                credentials=channel.credentials, auth_state=channel.auth_state
+                credentials=readable(channel.credentials), auth_state=readable(channel.auth_state)
             )
         return 1
