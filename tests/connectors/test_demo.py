@@ -4,6 +4,7 @@ a second `make run` leaves the catalog, the stock and the channels as staff left
 
 from contextlib import ExitStack
 from io import StringIO
+from pathlib import Path
 
 import django_rq
 import pytest
@@ -16,7 +17,12 @@ from connectors.platforms.base import PushItem
 from connectors.platforms.sandbox.serve import start_sandbox
 from connectors.quantities import targets_for
 from connectors.services.actions import channel_resume
-from connectors.services.reconcile import channel_reconcile, drift_ignore, drift_push_ours
+from connectors.services.reconcile import (
+    channel_reconcile,
+    drift_accept,
+    drift_ignore,
+    drift_push_ours,
+)
 from inventory.models import Location, Movement, Source, StockLevel, Variant
 from inventory.selectors import stock_by_location, variants_to_reorder_shortlist
 from inventory.services import StockLine, stock_apply
@@ -71,6 +77,38 @@ def test_a_demo_channel_staff_deleted_is_not_made_again(make):
 #
 # The numbers "What to try first" (README.md) gives, checked against a real demo load, so
 # the README cannot drift from the demo.
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_says(*phrases):
+    """Each phrase is in the README (its line breaks read as spaces)."""
+    text = " ".join(README.read_text().split())
+    for phrase in phrases:
+        assert " ".join(phrase.split()) in text, phrase
+
+
+def test_the_readme_states_the_demos_numbers():
+    readme_says(
+        "The demo has 12 variants",
+        "The Webflow channel keeps a buffer of 1 unit back",
+        "`BOWL-LAR` at its reorder point: 4 available, its reorder point 5",
+        "2 totes (`TOTE`) sold at `POPUP`",
+        "leaving on hand -2 there",
+        f'the reason "{PAUSED_REASON}"',
+        f"its marketplace shows {DRIFT_SHOWS} `{DRIFT_SKU}` where we have 20 "
+        "(17 at `WH1` + 3 at `STORE`)",
+        "`POPUP` 1, the tote; `STORE` 4",
+        "`available 10 at WH1 + 0 at STORE = 10 - buffer 1 = 9`",
+        '"last confirmed 9 at',
+        "the other live channels show 10",
+        "Demo zettle is *Paused* with its 12 listings pending",
+        "the channel showing 18 where it should show 20",
+        "`WH1`, which holds most of it: 17 → 15",
+        f'"{POPUP_SALE_REASON}"',
+        "movement #3 TEE-M-BLA at WH1: on hand 10, allocated 0, available 10",
+    )
+    assert "../shared" not in README.read_text()
 
 
 def test_the_first_load_shows_what_the_readme_says(make):
@@ -202,6 +240,10 @@ def test_the_first_seeding_leaves_a_drift_to_resolve_and_a_paused_channel_to_res
         20,
     )
     assert shows(sandboxes, unicommerce, DRIFT_SKU) == 18
+    assert dict(drift.listing.variant.levels.values_list("location__code", "available")) == {
+        "WH1": 17,
+        "STORE": 3,
+    }
 
     drain()  # the other channels' pushes, as the worker of `make run` sends them
     zettle = Channel.objects.get(name="Demo zettle")
@@ -224,6 +266,14 @@ def test_the_first_seeding_leaves_a_drift_to_resolve_and_a_paused_channel_to_res
     drain()
     assert shows(sandboxes, zettle, "TEE-M-BLA") == 11
     assert not zettle.listings.filter(pending_since__isnull=False).exists()
+    tee = Variant.objects.get(sku="TEE-M-BLA")
+    assert {c.name: targets_for(c, [tee])[tee.pk].quantity for c in Channel.objects.all()} == {
+        "Demo elasticpath": 11,
+        "Demo highlevel": 11,
+        "Demo unicommerce": 11,
+        "Demo webflow": 10,
+        "Demo zettle": 11,
+    }
 
     # Push ours settles the drift for real.
     drift_push_ours(drift)
@@ -251,3 +301,15 @@ def test_a_second_run_keeps_the_open_drift_and_makes_no_new_one(seeded):
 
     assert list(Drift.objects.values_list("resolution", flat=True)) == ["ignored"]
     assert shows(sandboxes, unicommerce, DRIFT_SKU) == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_accepting_the_demos_drift_counts_the_warehouse_down(seeded):
+    drift = Drift.objects.get(resolution=Drift.Resolution.OPEN)
+    drift_accept(drift)
+    levels = drift.listing.variant.levels.values_list("location__code", "on_hand")
+    assert dict(levels) == {"WH1": 15, "STORE": 3}  # 17 -> 15: the channel's 18 in all
+    drain()
+    unicommerce = Channel.objects.get(name="Demo unicommerce")
+    assert shows(seeded, unicommerce, DRIFT_SKU) == 18
+    assert channel_reconcile(unicommerce) == []
