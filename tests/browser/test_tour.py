@@ -14,7 +14,7 @@ from config.roles import CLERK
 from connectors.demo import demo_name, demo_platforms
 from connectors.models import Channel, Listing, PushRecord
 from connectors.platforms.sandbox.serve import start_sandbox
-from connectors.services.actions import channel_pause
+from connectors.services.actions import channel_pause, channel_resume
 from inventory.models import Movement, Source, Variant
 from inventory.services import StockLine, stock_apply
 from tests.connectors.test_sync import drain
@@ -26,7 +26,7 @@ PAUSED = "Demo zettle"
 # Reorder points above what these variants will have left (the demo gives every variant 5).
 REORDER_POINTS = {"TEE-M-BLA": 30, "TEE-M-WHI": 24, "MUG-BLU": 30}
 # Furthest below first: TEE-M-BLA 23 available (30), TEE-M-WHI 20 (24), MUG-BLU 28 (30), and
-# BOWL-LAR, counted down to 4 (5).
+# BOWL-LAR, which the demo opens with 4 (5) and the cycle count finds at 4.
 LOW = ["TEE-M-BLA", "TEE-M-WHI", "MUG-BLU", "BOWL-LAR"]
 
 
@@ -70,6 +70,8 @@ def demo(make, roles, sandboxes, sync_queue):
     out = StringIO()
     call_command("load_demo", "--no-login", stdout=out)
     call_command("load_demo_channels", stdout=out)
+    # The demo opens with Zettle paused; staff resumed it before the morning's trade.
+    channel_resume(Channel.objects.get(name=PAUSED))
     for platform, sandbox in sandboxes.items():
         Channel.objects.filter(name=demo_name(platform)).update(base_url=sandbox.url)
     # Setting the channels' locations also scheduled a second push of each a few seconds on

@@ -29,6 +29,13 @@ CATALOG = [
 ]
 STAFF = [("viewer", VIEWER), ("clerk", CLERK), ("manager", MANAGER)]
 GIFT_CARD = "GIFT-CARD"
+# What the front page shows on first sight: a variant at its reorder point (every demo
+# variant's is 5; this one opens with 4 in the warehouse, none in the store) ...
+LOW_STOCK = ("BOWL-LAR", 4)
+# ... and the pop-up below zero (it may go negative): a sale there, through the stock
+# service, before its stock was booked in.
+POPUP_SALE = ("TOTE", 2)
+POPUP_SALE_REASON = "Sold at the weekend pop-up before its stock was booked in"
 LOGIN_FILE = "demo-login.txt"  # under VAR_DIR: the demo users' shared password
 
 
@@ -84,12 +91,15 @@ class Command(BaseCommand):
         return created
 
     def _stock(self):
+        """The opening stock, then a sale at the pop-up: only on the load that made the
+        catalog (a second `make run` leaves the stock as staff left it)."""
         lines = []
         for i, variant in enumerate(Variant.objects.filter(tracked=True).order_by("sku")):
+            low = LOW_STOCK[1] if variant.sku == LOW_STOCK[0] else None
             lines.append(
                 StockLine(
                     action="count",
-                    quantity=10 + (i * 7) % 40,
+                    quantity=10 + (i * 7) % 40 if low is None else low,
                     variant_id=variant.pk,
                     location="WH1",
                 )
@@ -105,6 +115,14 @@ class Command(BaseCommand):
             reason="Demo opening stock",
             reference="load_demo",
             key="demo-opening-stock",
+        )
+        sku, quantity = POPUP_SALE
+        stock_apply(
+            lines=[StockLine(action="decrement", quantity=quantity, sku=sku, location="POPUP")],
+            source=Source.SYSTEM,
+            reason=POPUP_SALE_REASON,
+            reference="load_demo",
+            key="demo-popup-sale",
         )
 
     def _logins(self):
