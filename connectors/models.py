@@ -283,7 +283,9 @@ class PushRecord(models.Model):
         indexes = [models.Index(fields=["channel", "-created_at"])]
 
     def __str__(self):
-        return f"#{self.pk} {self.method} {self.status or '—'} {self.outcome}"
+        answer = self.status or "no answer"
+        outcome = self.get_outcome_display().lower()
+        return f"Push #{self.pk} to {self.channel.name}: {self.method} {answer}, {outcome}"
 
 
 class Drift(models.Model):

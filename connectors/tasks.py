@@ -14,7 +14,7 @@ from rq import get_current_job
 from connectors import queue
 from connectors.exceptions import ConnectorError
 from connectors.models import Channel
-from connectors.platforms import registry
+from connectors.platforms import inbound, registry
 from connectors.services.actions import channel_refresh
 from connectors.services.inbound import channel_poll, inbound_process_waiting
 from connectors.services.push import burst_hold, sync_channel_run
@@ -105,7 +105,14 @@ def poll_channel(channel_id, since=None):
     if channel is None:
         return None
     when = datetime.fromisoformat(since) if since else None
-    return channel_poll(channel, since=when).__dict__
+    try:
+        return channel_poll(channel, since=when).__dict__
+    except (ConnectorError, inbound.Unreadable) as exc:
+        # Noted on the channel (its page and the dashboard say it); the sweeper polls it
+        # again when due. An unreachable channel is an operational state, not a bug: one
+        # line in the log, no traceback (a worker started before its sandboxes, a store down).
+        log.warning("polling %s failed: %s", channel.name, exc)
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
 def sweep_inbound():

@@ -1,5 +1,6 @@
 """The push engine with one channel (HighLevel's sandbox, over real HTTP), run in-process."""
 
+import logging
 from datetime import timedelta
 from io import StringIO
 
@@ -8,7 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors import listing_state
+from connectors import listing_state, tasks
 from connectors.models import Channel, Listing, PushRecord
 from connectors.services.channel_io import channel_test_connection
 from connectors.services.push import sync_channel_run
@@ -230,3 +231,18 @@ def test_a_run_whose_claim_was_taken_over_writes_nothing_of_it(shop, settings):
         None,
         False,
     )
+
+
+def test_a_poll_of_an_unreachable_channel_is_one_warning_and_noted_on_the_channel(
+    shop, caplog
+):
+    _sandbox, channel, _tee, _cap = shop
+    Channel.objects.filter(pk=channel.pk).update(base_url="http://127.0.0.1:9")  # nothing there
+    with caplog.at_level(logging.WARNING, logger="connectors.tasks"):
+        result = tasks.poll_channel(channel.pk)  # as the worker runs it: no exception escapes
+    assert result["error"].startswith("TransientError")
+    channel.refresh_from_db()
+    assert channel.last_poll_error.startswith("TransientError")
+    warnings = [r for r in caplog.records if r.name == "connectors.tasks"]
+    assert [r.getMessage().split(":")[0] for r in warnings] == ["polling HL shop failed"]
+    assert all(r.exc_info is None for r in warnings)  # a line, not a traceback
