@@ -17,6 +17,9 @@ USER_AGENT = "inventory-backoffice/0.1 (+stock sync)"
 TIMEOUT = (3.05, 20)  # connect, read (seconds)
 REDACTED = "[redacted]"
 SECRET_HEADERS = {"authorization", "apikey", "x-api-key", "cookie"}
+# Any header named like a credential is one, whatever the platform calls it
+# (X-Shopify-Access-Token, X-Auth-Token, X-Client-Secret): a new platform needs no entry here.
+SECRET_HEADER_WORDS = ("token", "secret", "password", "api-key", "apikey")
 SECRET_FIELDS = {
     "password",
     "client_secret",
@@ -35,6 +38,12 @@ SECRET_FIELDS = {
     "webhook_secret",
 }
 MAX_BODY = 20_000
+
+
+def is_secret_header(name):
+    """Whether a header carries a credential: a known name, or one named like a credential."""
+    name = str(name).lower()
+    return name in SECRET_HEADERS or any(word in name for word in SECRET_HEADER_WORDS)
 
 _local = threading.local()
 
@@ -112,8 +121,7 @@ class Redactor:
 
     def headers(self, headers):
         return {
-            k: (REDACTED if k.lower() in SECRET_HEADERS else self.text(str(v)))
-            for k, v in headers.items()
+            k: (REDACTED if is_secret_header(k) else self.text(str(v))) for k, v in headers.items()
         }
 
     def body(self, body):

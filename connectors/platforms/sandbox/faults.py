@@ -30,6 +30,8 @@ import time
 from collections import Counter, deque
 from urllib.parse import parse_qsl
 
+from connectors.platforms.http import is_secret_header
+
 DEFAULTS = {
     "error_rate": 0.0,
     "error_next": 0,
@@ -49,7 +51,6 @@ DEFAULTS = {
     "seed": 0,
 }
 REDACTED = "[redacted]"
-SECRET_HEADERS = frozenset({"authorization", "apikey", "x-api-key"})
 SECRET_FIELDS = frozenset(
     {
         "client_secret",
@@ -163,7 +164,7 @@ class RequestLog:
 
     def add(self, request, status, fault, duration_ms: float) -> None:
         headers = {
-            k: REDACTED if k.lower() in SECRET_HEADERS else v for k, v in request.headers.items()
+            k: REDACTED if is_secret_header(k) else v for k, v in request.headers.items()
         }
         body = request.get_data(cache=True)
         if len(body) > MAX_LOGGED_BODY:

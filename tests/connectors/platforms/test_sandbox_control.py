@@ -6,7 +6,8 @@ import time
 import pytest
 import requests
 
-from connectors.platforms.sandbox.faults import SECRET_HEADERS, Failures, RequestLog
+from connectors.platforms.http import is_secret_header
+from connectors.platforms.sandbox.faults import Failures, RequestLog
 from connectors.platforms.sandbox.serve import sandboxed, start_sandbox
 
 
@@ -114,7 +115,7 @@ def test_request_log_records_redacted_exchanges_and_clears(sandbox):
     entry = sandbox.log()[-1]
     assert entry["method"] in ("GET", "POST")
     assert entry["status"] == 200
-    secrets = {k: v for k, v in login.items() if k.lower() in SECRET_HEADERS}
+    secrets = {k: v for k, v in login.items() if is_secret_header(k)}
     assert secrets
     logged = {k.lower(): v for k, v in entry["headers"].items()}
     assert {logged[k.lower()] for k in secrets} == {"[redacted]"}
