@@ -29,6 +29,11 @@ else:
     # The live server answers each request in a new thread: a connection kept for reuse
     # outlives its thread and keeps the test database from being dropped at the end.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A throwaway database: a commit need not wait for its WAL to reach the disk (the many
+    # small transactions of the transactional tests, and their flushes, wait on it otherwise).
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        _options["options"] = f"{_options.get('options', '')} -c synchronous_commit=off".strip()
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False
