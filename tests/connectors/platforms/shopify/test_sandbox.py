@@ -3,7 +3,13 @@
 The sandbox is served directly (ShopifySandbox in RunningSandbox), so these tests do not
 depend on the connector's test hooks."""
 
+import base64
+import hashlib
+import hmac
 import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -485,3 +491,194 @@ def test_random_json_bodies_never_give_a_500(shop, query, variables, name):
 
     assert response.status_code < 500
     assert control(shop, "GET", "state")["internal_errors"] == []
+
+
+# ------------------------------------------------------------------ orders and webhooks
+class Receiver:
+    """A local endpoint that records every webhook delivered to it."""
+
+    def __init__(self, status=200):
+        self.received: list = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), raw))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.status = status
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, count, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.received
+
+    def topics(self):
+        return [h["X-Shopify-Topic"] for h, _ in self.received]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    endpoint = Receiver()
+    yield endpoint
+    endpoint.close()
+
+
+SUBSCRIBE = """mutation Sub($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
+    webhookSubscription { id topic uri endpoint { __typename ... on WebhookHttpEndpoint {
+      callbackUrl } } }
+    userErrors { field message } } }"""
+
+
+def subscribe(shop, url, *topics):
+    ids = []
+    for topic in topics:
+        body = gql(shop, SUBSCRIBE, {"topic": topic, "sub": {"uri": url, "format": "JSON"}})
+        payload = body.json()["data"]["webhookSubscriptionCreate"]
+        assert payload["userErrors"] == []
+        ids.append(payload["webhookSubscription"]["id"])
+    return ids
+
+
+def place(shop, sku="TEE-M", quantity=2, **extra):
+    body = {"line_items": [{"inventory_item_id": sku, "quantity": quantity}], **extra}
+    return control(shop, "POST", "orders", body)
+
+
+def test_an_order_lowers_available_and_raises_committed(shop):
+    order = place(shop)
+
+    assert order["order"]["line_items"][0]["sku"] == "TEE-M"
+    assert (level(shop)["available"], level(shop)["committed"], level(shop)["on_hand"]) == (3, 2, 5)
+    nodes = gql(shop, LEVELS, {"ids": [ITEM], "loc": LOC}).json()["data"]["nodes"]
+    assert nodes[0]["inventoryLevel"]["quantities"][2] == {"name": "committed", "quantity": 2}
+
+
+def test_fulfil_cancel_and_refund_move_stock_as_shopify_does(shop):
+    first = place(shop)["id"]
+    control(shop, "POST", f"orders/{first}/fulfil")
+    assert (level(shop)["available"], level(shop)["committed"], level(shop)["on_hand"]) == (3, 0, 3)
+
+    line = control(shop, "GET", "state")["orders"][first]["line_items"][0]["id"]
+    refund = {"line_items": [{"line_item_id": line, "quantity": 1, "restock_type": "return"}]}
+    control(shop, "POST", f"orders/{first}/refund", refund)
+    assert (level(shop)["available"], level(shop)["on_hand"]) == (4, 4)
+
+    second = place(shop, quantity=3)["id"]
+    assert level(shop)["available"] == 1
+    control(shop, "POST", f"orders/{second}/cancel")
+    assert (level(shop)["available"], level(shop)["committed"]) == (4, 0)
+    control(shop, "POST", f"orders/{second}/cancel", status=409)
+
+
+def test_an_order_beyond_available_is_refused(shop):
+    response = requests.post(
+        f"{shop.url}/_sandbox/orders",
+        json={"line_items": [{"inventory_item_id": ITEM, "quantity": 6}]},
+        timeout=5,
+    )
+    assert response.status_code == 409
+    assert level(shop)["available"] == 5
+
+
+def test_orders_are_listed_by_updated_at_with_line_items(shop):
+    place(shop)
+    query = """query($q: String!) { orders(first: 10, sortKey: UPDATED_AT, query: $q) {
+      nodes { id name displayFinancialStatus lineItems(first: 5) { nodes { sku quantity
+        variant { inventoryItem { id } } } } } } }"""
+    since = gql(shop, query, {"q": "updated_at:>'2020-01-01T00:00:00Z'"}).json()
+    nodes = since["data"]["orders"]["nodes"]
+    assert [n["name"] for n in nodes] == ["#1001"]
+    line = nodes[0]["lineItems"]["nodes"][0]
+    assert (line["sku"], line["quantity"], line["variant"]["inventoryItem"]["id"]) == (
+        "TEE-M",
+        2,
+        ITEM,
+    )
+
+    later = gql(shop, query, {"q": "updated_at:>'2099-01-01T00:00:00Z'"}).json()
+    assert later["data"]["orders"]["nodes"] == []
+
+
+def test_webhooks_are_signed_with_the_client_secret(shop, receiver):
+    subscribe(shop, receiver.url, "ORDERS_CREATE", "INVENTORY_LEVELS_UPDATE")
+
+    place(shop)
+
+    deliveries = receiver.wait(2)
+    assert sorted(receiver.topics()) == ["inventory_levels/update", "orders/create"]
+    for headers, raw in deliveries:
+        digest = hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()
+        assert hmac.compare_digest(
+            base64.b64encode(digest).decode(), headers["X-Shopify-Hmac-Sha256"]
+        )
+        assert headers["X-Shopify-Shop-Domain"] == "sandbox-shop.myshopify.com"
+        assert headers["X-Shopify-API-Version"] == "2026-10"
+        for name in ("X-Shopify-Webhook-Id", "X-Shopify-Event-Id", "X-Shopify-Triggered-At"):
+            assert headers[name]
+    bodies = {h["X-Shopify-Topic"]: json.loads(raw) for h, raw in deliveries}
+    assert bodies["inventory_levels/update"]["available"] == 3
+    assert bodies["inventory_levels/update"]["inventory_item_id"] == 11
+    assert bodies["orders/create"]["line_items"][0]["quantity"] == 2
+
+
+def test_our_own_set_and_a_merchant_edit_fire_inventory_levels_update(shop, receiver):
+    subscribe(shop, receiver.url, "INVENTORY_LEVELS_UPDATE")
+    push(shop, 9, 5)
+    control(shop, "POST", "levels", {"inventory_item_id": ITEM, "location_id": LOC, "available": 4})
+
+    deliveries = receiver.wait(2)
+    assert [json.loads(raw)["available"] for _, raw in deliveries] == [9, 4]
+
+
+def test_webhook_subscriptions_take_callback_url_and_can_be_updated_and_deleted(shop, receiver):
+    create = """mutation { webhookSubscriptionCreate(topic: ORDERS_PAID,
+      webhookSubscription: {callbackUrl: "%s", format: JSON}) {
+      webhookSubscription { id uri endpoint { __typename } } userErrors { message } } }"""
+    payload = gql(shop, create % receiver.url).json()["data"]["webhookSubscriptionCreate"]
+    sub = payload["webhookSubscription"]
+    assert (sub["uri"], sub["endpoint"]["__typename"]) == (receiver.url, "WebhookHttpEndpoint")
+
+    update = """mutation($id: ID!, $sub: WebhookSubscriptionInput!) {
+      webhookSubscriptionUpdate(id: $id, webhookSubscription: $sub) {
+        webhookSubscription { uri } userErrors { message } } }"""
+    moved = gql(shop, update, {"id": sub["id"], "sub": {"uri": receiver.url + "/v2"}}).json()
+    assert moved["data"]["webhookSubscriptionUpdate"]["webhookSubscription"]["uri"].endswith("/v2")
+    bad = gql(shop, update, {"id": sub["id"], "sub": {"uri": "not a url"}}).json()
+    assert (
+        bad["data"]["webhookSubscriptionUpdate"]["userErrors"][0]["message"] == "Address is invalid"
+    )
+
+    listed = gql(shop, "{ webhookSubscriptions(first: 10) { nodes { id topic } } }").json()
+    assert listed["data"]["webhookSubscriptions"]["nodes"] == [
+        {"id": sub["id"], "topic": "ORDERS_PAID"}
+    ]
+    delete = 'mutation { webhookSubscriptionDelete(id: "%s") { deletedWebhookSubscriptionId } }'
+    deleted = gql(shop, delete % sub["id"]).json()["data"]["webhookSubscriptionDelete"]
+    assert deleted["deletedWebhookSubscriptionId"] == sub["id"]
+    assert control(shop, "GET", "state")["webhooks"] == []
+
+
+def test_a_duplicate_delivery_keeps_the_event_id(shop, receiver):
+    subscribe(shop, receiver.url, "ORDERS_CREATE")
+    control(shop, "POST", "webhook-failures", {"duplicate_next": 1})
+
+    place(shop)
+
+    (first, _), (second, _) = receiver.wait(2)
+    assert first["X-Shopify-Event-Id"] == second["X-Shopify-Event-Id"]
+    assert first["X-Shopify-Webhook-Id"] != second["X-Shopify-Webhook-Id"]
