@@ -348,6 +348,13 @@ class ShopifySandbox(Inventory, Selling, Sandbox):
         ]
 
     # ------------------------------------------------------------ requests
+    def _control(self, request, endpoint, args):
+        try:
+            return super()._control(request, endpoint, args)
+        except Exception as exc:  # a sandbox bug: a 400 naming it, never a traceback
+            self.internal_errors.append(f"{endpoint}: {type(exc).__name__}: {exc}")
+            return json_response({"error": f"the sandbox could not apply this: {exc!r}"}, 400)
+
     def _record(self, request, status, fault, started) -> None:
         super()._record(LoggedRequest(request), status, fault, started)
 
@@ -450,7 +457,7 @@ class ShopifySandbox(Inventory, Selling, Sandbox):
             return self.answer({"errors": [exc.formatted]}, bucket, 0, 0)
         errors = validate(schema, document, max_errors=50)
         if errors:
-            return self.answer({"errors": [e.formatted for e in errors]}, bucket, 0, 0)
+            return self.answer({"errors": [validation_json(e) for e in errors]}, bucket, 0, 0)
         operation, problem = pick_operation(document, name)
         if problem:
             return self.answer({"errors": [{"message": problem}]}, bucket, 0, 0)
@@ -555,6 +562,20 @@ class ShopifySandbox(Inventory, Selling, Sandbox):
         )
         response.headers["Retry-After"] = "2.0"
         return response
+
+
+UNDEFINED_FIELD = re.compile(r"^Cannot query field '(\w+)' on type '(\w+)'\.")
+
+
+def validation_json(error: GraphQLError) -> dict:
+    """graphql-core's validation error, in Shopify's words where they are known (§3.5)."""
+    body = error.formatted
+    match = UNDEFINED_FIELD.match(error.message)
+    if match:
+        field, type_name = match.groups()
+        body["message"] = f"Field '{field}' doesn't exist on type '{type_name}'"
+        body["extensions"] = {"code": "undefinedField", "typeName": type_name, "fieldName": field}
+    return body
 
 
 def pick_operation(document, name):

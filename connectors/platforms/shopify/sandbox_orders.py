@@ -229,6 +229,8 @@ class Selling:
         return lines
 
     def find_item(self, ref) -> str:
+        if not isinstance(ref, str):
+            raise SeedError(f"an inventory item is its gid or its sku (a string), not {ref!r}")
         if ref in self.items:
             return ref
         for gid, item in self.items.items():
@@ -242,7 +244,7 @@ class Selling:
         if isinstance(q, bool) or not isinstance(q, int) or q < 1:
             raise SeedError(f"a line's quantity must be a whole number >= 1, not {q!r}")
         if location_id is not None:
-            if location_id not in self.locations:
+            if not isinstance(location_id, str) or location_id not in self.locations:
                 raise SeedError(f"no location {location_id!r}")
             if (item_id, location_id) not in self.levels:
                 raise Refused(f"{item_id} is not stocked at {location_id}")
@@ -421,7 +423,8 @@ class Selling:
         by_id = {line["id"]: line for line in order["line_items"]}
         planned, taken = [], {}
         for raw in raw_lines:
-            line = by_id.get(raw.get("line_item_id"))
+            line_item_id = raw.get("line_item_id")
+            line = by_id.get(line_item_id) if isinstance(line_item_id, int) else None
             if line is None:
                 raise SeedError(
                     f"order {order['name']} has no line item {raw.get('line_item_id')!r}"
@@ -514,6 +517,8 @@ class Selling:
 
     def merchant_edit(self, item_ref, location_id, available) -> dict:
         item_id = self.find_item(item_ref)
+        if location_id is not None and not isinstance(location_id, str):
+            raise SeedError(f"a location is its gid, not {location_id!r}")
         if location_id is None:
             location_id = next(
                 (loc for loc in self.locations if (item_id, loc) in self.levels), None

@@ -469,7 +469,11 @@ def test_random_bytes_never_give_a_500(shop, body):
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
     ),
@@ -682,3 +686,51 @@ def test_a_duplicate_delivery_keeps_the_event_id(shop, receiver):
     (first, _), (second, _) = receiver.wait(2)
     assert first["X-Shopify-Event-Id"] == second["X-Shopify-Event-Id"]
     assert first["X-Shopify-Webhook-Id"] != second["X-Shopify-Webhook-Id"]
+
+
+def test_a_subscription_is_deleted_after_every_retry_fails(shop):
+    control(shop, "POST", "seed", {"settings": {"webhook_retry_seconds": 0.01}})
+    failing = Receiver(status=500)
+    try:
+        subscribe(shop, failing.url, "ORDERS_CREATE")
+        place(shop)
+        assert len(failing.wait(9)) == 9
+        deadline = time.monotonic() + 5
+        while control(shop, "GET", "state")["webhooks"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert control(shop, "GET", "state")["webhooks"] == []
+    finally:
+        failing.close()
+
+
+def test_the_js_library_listing_query_runs(shop, receiver):
+    subscribe(shop, receiver.url, "ORDERS_CREATE")
+    query = """query shopifyApiReadWebhookSubscriptions { webhookSubscriptions(first: 250,
+      after: null) { edges { node { id topic includeFields metafieldNamespaces
+      endpoint { __typename ... on WebhookHttpEndpoint { callbackUrl } } } }
+      pageInfo { endCursor hasNextPage } } }"""
+    body = gql(shop, query).json()
+
+    node = body["data"]["webhookSubscriptions"]["edges"][0]["node"]
+    assert node["endpoint"] == {"__typename": "WebhookHttpEndpoint", "callbackUrl": receiver.url}
+
+
+def test_an_unknown_field_reads_as_shopify_words_it(shop):
+    error = gql(shop, "{ shop { nope } }").json()["errors"][0]
+
+    assert error["message"] == "Field 'nope' doesn't exist on type 'Shop'"
+    assert error["extensions"]["code"] == "undefinedField"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.sampled_from(["orders", "levels", "seed", "stock", "failures", "orders/1/refund"]),
+    body=JSON,
+)
+def test_random_control_bodies_never_give_a_500(shop, path, body):
+    response = requests.post(f"{shop.url}/_sandbox/{path}", json=body, timeout=5)
+
+    assert response.status_code in (200, 400, 409)
+    assert control(shop, "GET", "state")["internal_errors"] == []
