@@ -6,6 +6,8 @@ Serves:
                                              validates against sandbox_schema's SDL subset
     POST /admin/oauth/access_token           client credentials grant -> {"access_token",
                                              "scope", "expires_in": 86399}
+    GET|DELETE /admin/api/{version}/inventory_levels.json, POST .../inventory_levels/
+    set.json | adjust.json | connect.json    the legacy REST subset (sandbox_rest.py)
 Control API (sandbox.base) plus:
     POST /_sandbox/orders                    {"line_items": [{"inventory_item_id": gid or
                                              sku, "quantity"}], "location_id"?, "paid"?}
@@ -92,6 +94,7 @@ from connectors.platforms.shopify import sandbox_cost as cost
 from connectors.platforms.shopify.sandbox_graphql import Graph, field_resolver
 from connectors.platforms.shopify.sandbox_inventory import Inventory
 from connectors.platforms.shopify.sandbox_orders import Selling, ShopifyOutbox
+from connectors.platforms.shopify.sandbox_rest import REST_RULES, Rest
 from connectors.platforms.shopify.sandbox_schema import schema as build_schema_for
 
 DEFAULT_TOKEN = "shpat_sandbox_token"
@@ -134,7 +137,7 @@ class LoggedRequest:
         return self._request.get_data(cache=True)
 
 
-class ShopifySandbox(Inventory, Selling, Sandbox):
+class ShopifySandbox(Rest, Inventory, Selling, Sandbox):
     platform = "shopify"
     rules = (
         Rule("/admin/api/<version>/graphql.json", endpoint="graphql", methods=["POST"]),
@@ -146,6 +149,7 @@ class ShopifySandbox(Inventory, Selling, Sandbox):
             methods=["POST"],
         ),
         Rule("/_sandbox/levels", endpoint="control_levels", methods=["POST"]),
+        *REST_RULES,
     )
     auth_endpoints = frozenset({"access_token"})
     default_settings = {
@@ -180,6 +184,7 @@ class ShopifySandbox(Inventory, Selling, Sandbox):
         self.credentials = dict(DEFAULT_CREDENTIALS)
         self.tokens.add(DEFAULT_TOKEN, None, app="legacy custom app")
         self.idempotency: dict = {}
+        self.rest_buckets: dict = {}
         self.internal_errors: list = []
         self.counter = 100
         self.outbox.retry_seconds = self.settings["webhook_retry_seconds"]

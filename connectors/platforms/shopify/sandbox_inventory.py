@@ -287,13 +287,13 @@ class Inventory:
             return False
         return True
 
-    def check_cas(self, row, field, current, legacy, data, errors, stale_code) -> None:
+    def check_cas(self, row, field, current, legacy, data, errors, mutation) -> None:
         """changeFromQuantity (or 2026-01's compareQuantity) against the persisted value.
         An omitted changeFromQuantity from 2026-04 is the caller's to refuse first."""
         if "changeFromQuantity" in row:
             expected, code = row["changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE"
             name = "changeFromQuantity"
-        elif legacy and stale_code == "set":
+        elif legacy and mutation == "set":
             if data.get("ignoreCompareQuantity"):
                 return
             if row.get("compareQuantity") is None:
@@ -306,7 +306,8 @@ class Inventory:
             )
         else:
             return
-        if self.switch_take("stale_next") or (expected is not None and expected != current):
+        forced = mutation == "set" and self.switch_take("stale_next")
+        if forced or (expected is not None and expected != current):
             errors.append(user_error(code, [*field, name]))
 
     def set_quantities(self, data: dict, legacy: bool) -> dict:

@@ -144,9 +144,10 @@ class Selling:
         return {"deletedWebhookSubscriptionId": gid, "userErrors": []}
 
     def purge_exhausted(self) -> None:
-        if not self.outbox.exhausted:
+        with self.outbox._cond:  # the delivery thread appends under it
+            failed, self.outbox.exhausted[:] = list(self.outbox.exhausted), []
+        if not failed:
             return
-        failed, self.outbox.exhausted[:] = list(self.outbox.exhausted), []
         if not self.settings["delete_failing_subscriptions"]:
             return
         for url, topic in failed:
@@ -185,17 +186,20 @@ class Selling:
                 sub["uri"], topic, body, sign, self.credentials["client_secret"], event_id
             )
 
-    def emit_level(self, item_id, location_id, topic="inventory_levels/update") -> None:
+    def level_json(self, item_id, location_id) -> dict:
+        """A level in the REST shape (inventory_levels/update, REST InventoryLevel)."""
         level = self.levels[(item_id, location_id)]
         item, loc = gid_number(item_id, "InventoryItem"), gid_number(location_id, "Location")
-        payload = {
+        return {
             "inventory_item_id": int(item),
             "location_id": int(loc),
             "available": level["available"] if self.items[item_id]["tracked"] else None,
             "updated_at": level["updated_at"],
             "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{loc}?inventory_item_id={item}",
         }
-        self.emit(topic, payload)
+
+    def emit_level(self, item_id, location_id, topic="inventory_levels/update") -> None:
+        self.emit(topic, self.level_json(item_id, location_id))
 
     def emit_order(self, order: dict, *topics: str) -> None:
         for topic in topics:

@@ -460,9 +460,14 @@ def test_bad_bodies_are_400_not_500(shop):
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(body=st.binary(max_size=300))
-def test_random_bytes_never_give_a_500(shop, body):
-    url = f"{shop.url}/admin/api/2026-10/graphql.json"
+@given(
+    body=st.binary(max_size=300),
+    path=st.sampled_from(
+        ["graphql.json", "inventory_levels/set.json", "inventory_levels/adjust.json"]
+    ),
+)
+def test_random_bytes_never_give_a_500(shop, body, path):
+    url = f"{shop.url}/admin/api/2026-10/{path}"
     response = requests.post(url, data=body, headers=HEADERS, timeout=5)
 
     assert response.status_code < 500
@@ -492,6 +497,7 @@ def test_random_json_bodies_never_give_a_500(shop, query, variables, name):
     body = {"query": query, "variables": variables, "operationName": name}
     url = f"{shop.url}/admin/api/2026-10/graphql.json"
     response = requests.post(url, json=body, headers=HEADERS, timeout=5)
+    rest(shop, "POST", "inventory_levels/set.json", json=variables)
 
     assert response.status_code < 500
     assert control(shop, "GET", "state")["internal_errors"] == []
@@ -734,3 +740,65 @@ def test_random_control_bodies_never_give_a_500(shop, path, body):
 
     assert response.status_code in (200, 400, 409)
     assert control(shop, "GET", "state")["internal_errors"] == []
+
+
+# ------------------------------------------------------------------ legacy REST
+def rest(shop, method, path, **kwargs):
+    url = f"{shop.url}/admin/api/2026-10/{path}"
+    return requests.request(method, url, headers=HEADERS, timeout=5, **kwargs)
+
+
+def test_rest_reads_sets_adjusts_and_connects_levels(shop):
+    listed = rest(shop, "GET", "inventory_levels.json", params={"inventory_item_ids": "11,12"})
+    assert listed.headers["X-Shopify-Shop-Api-Call-Limit"] == "1/40"
+    rows = {
+        (r["inventory_item_id"], r["location_id"]): r["available"]
+        for r in listed.json()["inventory_levels"]
+    }
+    assert rows == {(11, 1): 5, (12, 1): 3, (12, 2): 0}
+
+    body = {"location_id": 1, "inventory_item_id": 11, "available": 42}
+    assert (
+        rest(shop, "POST", "inventory_levels/set.json", json=body).json()["inventory_level"][
+            "available"
+        ]
+        == 42
+    )
+    body = {"location_id": 1, "inventory_item_id": 11, "available_adjustment": -2}
+    assert (
+        rest(shop, "POST", "inventory_levels/adjust.json", json=body).json()["inventory_level"][
+            "available"
+        ]
+        == 40
+    )
+    connect = rest(
+        shop,
+        "POST",
+        "inventory_levels/connect.json",
+        json={"location_id": 2, "inventory_item_id": 14},
+    )
+    assert connect.status_code == 201
+    assert level(shop, UNSTOCKED, LOC2)["available"] == 0
+
+    page = rest(shop, "GET", "inventory_levels.json", params={"location_ids": "1", "limit": 2})
+    assert len(page.json()["inventory_levels"]) == 2
+    next_url = page.headers["Link"].split(";")[0].strip("<>")
+    rest_page = requests.get(next_url, headers=HEADERS, timeout=5).json()["inventory_levels"]
+    assert len(rest_page) == 1
+    bad = rest(
+        shop,
+        "POST",
+        "inventory_levels/adjust.json",
+        json={"location_id": 2, "inventory_item_id": 11},
+    )
+    assert bad.status_code == 422
+
+
+def test_rest_has_a_40_request_bucket(shop):
+    statuses = [
+        rest(shop, "GET", "inventory_levels.json", params={"location_ids": "1"}) for _ in range(42)
+    ]
+
+    throttled = [r for r in statuses if r.status_code == 429]
+    assert throttled
+    assert throttled[0].headers["Retry-After"] == "2.0"
