@@ -748,50 +748,36 @@ def rest(shop, method, path, **kwargs):
     return requests.request(method, url, headers=HEADERS, timeout=5, **kwargs)
 
 
+def post_level(shop, action, **body):
+    return rest(shop, "POST", f"inventory_levels/{action}.json", json=body)
+
+
 def test_rest_reads_sets_adjusts_and_connects_levels(shop):
     listed = rest(shop, "GET", "inventory_levels.json", params={"inventory_item_ids": "11,12"})
     assert listed.headers["X-Shopify-Shop-Api-Call-Limit"] == "1/40"
-    rows = {
-        (r["inventory_item_id"], r["location_id"]): r["available"]
-        for r in listed.json()["inventory_levels"]
-    }
-    assert rows == {(11, 1): 5, (12, 1): 3, (12, 2): 0}
+    rows = listed.json()["inventory_levels"]
+    found = {(r["inventory_item_id"], r["location_id"]): r["available"] for r in rows}
+    assert found == {(11, 1): 5, (12, 1): 3, (12, 2): 0}
 
-    body = {"location_id": 1, "inventory_item_id": 11, "available": 42}
-    assert (
-        rest(shop, "POST", "inventory_levels/set.json", json=body).json()["inventory_level"][
-            "available"
-        ]
-        == 42
+    answer = post_level(shop, "set", location_id=1, inventory_item_id=11, available=42)
+    assert answer.json()["inventory_level"]["available"] == 42
+    answer = post_level(
+        shop, "adjust", location_id=1, inventory_item_id=11, available_adjustment=-2
     )
-    body = {"location_id": 1, "inventory_item_id": 11, "available_adjustment": -2}
-    assert (
-        rest(shop, "POST", "inventory_levels/adjust.json", json=body).json()["inventory_level"][
-            "available"
-        ]
-        == 40
-    )
-    connect = rest(
-        shop,
-        "POST",
-        "inventory_levels/connect.json",
-        json={"location_id": 2, "inventory_item_id": 14},
-    )
-    assert connect.status_code == 201
+    assert answer.json()["inventory_level"]["available"] == 40
+    assert post_level(shop, "connect", location_id=2, inventory_item_id=14).status_code == 201
     assert level(shop, UNSTOCKED, LOC2)["available"] == 0
+    assert post_level(shop, "adjust", location_id=2, inventory_item_id=11).status_code == 422
 
+
+def test_rest_pages_with_a_link_header(shop):
     page = rest(shop, "GET", "inventory_levels.json", params={"location_ids": "1", "limit": 2})
     assert len(page.json()["inventory_levels"]) == 2
+
     next_url = page.headers["Link"].split(";")[0].strip("<>")
-    rest_page = requests.get(next_url, headers=HEADERS, timeout=5).json()["inventory_levels"]
-    assert len(rest_page) == 1
-    bad = rest(
-        shop,
-        "POST",
-        "inventory_levels/adjust.json",
-        json={"location_id": 2, "inventory_item_id": 11},
-    )
-    assert bad.status_code == 422
+    rest_page = requests.get(next_url, headers=HEADERS, timeout=5)
+    assert len(rest_page.json()["inventory_levels"]) == 1
+    assert "Link" not in rest_page.headers
 
 
 def test_rest_has_a_40_request_bucket(shop):
@@ -802,3 +788,47 @@ def test_rest_has_a_40_request_bucket(shop):
     throttled = [r for r in statuses if r.status_code == 429]
     assert throttled
     assert throttled[0].headers["Retry-After"] == "2.0"
+
+
+@pytest.mark.parametrize(("mode", "after"), [("ignore", 0), ("apply", 7)])
+def test_untracked_writes_can_be_ignored_or_applied(shop, mode, after):
+    control(shop, "POST", "seed", {"settings": {"untracked_writes": mode}})
+
+    payload = push(shop, 7, None, item=UNTRACKED)["data"]["inventorySetQuantities"]
+
+    assert payload["userErrors"] == []
+    assert level(shop, UNTRACKED)["available"] == after
+
+
+def test_item_update_switches_tracking(shop):
+    query = """mutation($id: ID!, $input: InventoryItemInput!) { inventoryItemUpdate(id: $id,
+      input: $input) { inventoryItem { id tracked } userErrors { message } } }"""
+    body = gql(shop, query, {"id": UNTRACKED, "input": {"tracked": True}}).json()
+
+    assert body["data"]["inventoryItemUpdate"]["inventoryItem"] == {
+        "id": UNTRACKED,
+        "tracked": True,
+    }
+    assert push(shop, 7, 0, item=UNTRACKED)["data"]["inventorySetQuantities"]["userErrors"] == []
+
+
+def test_2026_01_needs_no_directive_and_unstable_is_served(shop):
+    query = SET.replace(" @idempotent(key: $key)", "").replace(", $key: String!", "")
+    body = gql(shop, query, {"input": set_input(9, 5)}, version="2026-01").json()
+    assert body["data"]["inventorySetQuantities"]["userErrors"] == []
+
+    unstable = gql(shop, "{ shop { id } }", version="unstable")
+    assert unstable.headers["X-Shopify-API-Version"] == "unstable"
+
+
+def test_injected_503_and_429_carry_retry_after(shop):
+    control(
+        shop, "POST", "failures", {"error_next": 1, "error_statuses": [503], "rate_limit_next": 1}
+    )
+
+    limited = gql(shop, "{ shop { id } }")
+    failed = gql(shop, "{ shop { id } }")
+
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "2.0")
+    assert (failed.status_code, failed.headers["Retry-After"]) == (503, "1")
+    assert isinstance(failed.json()["errors"], str)
