@@ -111,7 +111,8 @@ BATCH_MAX = 250  # quantities per inventorySetQuantities (every input array's li
 READ_BATCH = 100  # ids per nodes(ids:) read: requested cost far under 1,000
 REASON = "correction"
 THROTTLE_RETRIES = 4  # THROTTLED answers waited out for one request
-VERSION_CHECK_EVERY = 3600.0  # seconds a supported version is believed (per process)
+VERSION_CHECK_EVERY = 6 * 3600.0  # seconds a supported version is believed
+CHECKED = "api_version_checked"  # auth_state: {version: epoch seconds of the last check}
 ORDER_PAGE = orders.ORDER_PAGE
 OVERLAP = timedelta(minutes=5)
 HMAC_HEADER = "x-shopify-hmac-sha256"
@@ -121,7 +122,7 @@ BUSY = "IDEMPOTENCY_CONCURRENT_REQUEST"
 TOPIC_ENUMS = {topic: topic.upper().replace("/", "_") for topic in orders.TOPICS}
 MAX_SECRETS = 4  # webhook secrets tried (a rotation keeps the old one for up to an hour)
 
-_checked = {}  # (shop URL, version): when the shop last listed it as supported
+_checked = {}  # (shop URL, version): when the shop last listed it supported (this process)
 _checked_lock = threading.Lock()
 
 VERSIONS = "query ApiVersions { publicApiVersions { handle supported } }"
@@ -472,10 +473,17 @@ class ShopifyConnector(Connector):
             time.sleep(wait)
 
     def _check_version(self):
-        key = (self.base_url, self.version)
+        """Once per VERSION_CHECK_EVERY for the shop (kept in auth_state, so every worker of
+        the channel sees it, and in this process)."""
+        kept = self.auth_state.get(CHECKED)
+        stamp = kept.get(self.version) if isinstance(kept, dict) else None
+        if _number(stamp) is not None and 0 <= time.time() - stamp < VERSION_CHECK_EVERY:
+            return
         with _checked_lock:
-            if time.monotonic() - _checked.get(key, -VERSION_CHECK_EVERY) < VERSION_CHECK_EVERY:
-                return
+            stamp = _checked.get((self.base_url, self.version), 0.0)
+        if time.time() - stamp < VERSION_CHECK_EVERY:  # checked here for another channel
+            self._checked_at(stamp)
+            return
         data = self.graphql(VERSIONS, {}, purpose="version", cost=2)
         rows = data.get("publicApiVersions")
         rows = rows if isinstance(rows, list) else []
@@ -489,7 +497,12 @@ class ShopifyConnector(Connector):
                 f"to one of {', '.join(supported) or '(none listed)'}"
             )
         with _checked_lock:
-            _checked[key] = time.monotonic()
+            _checked[(self.base_url, self.version)] = time.time()
+        self._checked_at(time.time())
+
+    def _checked_at(self, stamp):
+        self.auth_state[CHECKED] = {self.version: stamp}  # a number: never redacted
+        self.keep_auth_state()
 
     # ------------------------------------------------------------------ items
 

@@ -80,6 +80,11 @@ def gid(kind, value):
     return ""
 
 
+def number(value):
+    """The number of a GID (what the admin and REST call the order's id; our order id)."""
+    return value.rsplit("/", 1)[-1].split("?")[0]
+
+
 def loads(body):
     try:
         value = json.loads(body)
@@ -148,9 +153,9 @@ def read_order(node, returned=None):
     refund restocked (refunds/create: the Order object does not list its refunds here)."""
     if not isinstance(node, dict):
         raise Unreadable("an order is a JSON object")
-    oid = node.get("id")
-    if not isinstance(oid, str) or not 0 < len(oid) <= MAX_ID:
-        raise Unreadable(f"an order needs an id of 1 to {MAX_ID} characters")
+    oid = gid("Order", node.get("id"))
+    if not oid:
+        raise Unreadable("an order needs a Shopify Order id (gid://shopify/Order/…)")
     line_nodes = _nodes(node.get("lineItems"), f"order {oid}: lineItems")
     returned = returned or {}
     cancelled = bool(node.get("cancelledAt"))
@@ -168,7 +173,7 @@ def read_order(node, returned=None):
         words.append("CANCELLED")
     name = _text(node.get("name"))[:40]
     return Order(
-        order_id=oid,
+        order_id=number(oid),
         status=(f"{name} " if name else "") + " / ".join(words),
         stage=stage,
         lines=tuple(lines),
