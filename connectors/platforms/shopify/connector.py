@@ -108,7 +108,9 @@ from connectors.platforms.shopify import orders
 API_VERSION = "2026-10"
 VERSION_PATTERN = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 BATCH_MAX = 250  # quantities per inventorySetQuantities (every input array's limit)
-READ_BATCH = 100  # ids per nodes(ids:) read: requested cost far under 1,000
+READ_BATCH = 125  # ids per nodes(ids:) read: about 375 points, far under 1,000; 2 a batch
+MAX_QUERY_COST = 1000  # Shopify's most for one query
+REFILL_MARGIN = 0.05  # seconds added to a computed refill
 REASON = "correction"
 THROTTLE_RETRIES = 4  # THROTTLED answers waited out for one request
 VERSION_CHECK_EVERY = 6 * 3600.0  # seconds a supported version is believed
@@ -140,7 +142,8 @@ SET = """
 mutation PushStock($input: InventorySetQuantitiesInput!, $key: String!) {
   inventorySetQuantities(input: $input) @idempotent(key: $key) {
     inventoryAdjustmentGroup { id createdAt
-      changes { name delta quantityAfterChange item { id } location { id } } }
+      changes(quantityNames: ["available"]) {
+        name delta quantityAfterChange item { id } location { id } } }
     userErrors { field message code }
   }
 }
@@ -264,8 +267,9 @@ class ShopifyConnector(Connector):
         self.graphql_url = f"{self.base_url}/admin/api/{self.version}/graphql.json"
         self.throttled = 0  # THROTTLED answers this connector waited out
         self.cost_spent = 0  # actual query cost of its answers
-        self._next_cost = 10  # what the next request is expected to cost (pacing)
-        self._ready_at = 0.0  # monotonic time the bucket holds a request's cost again
+        self._learned = {}  # query text: the requestedQueryCost Shopify last gave it
+        self._bucket = None  # (currentlyAvailable, restoreRate, maximumAvailable, monotonic)
+        self._sending = None  # the query of the request on its way
 
     @classmethod
     def config_problems(cls, credentials, settings):
@@ -341,11 +345,11 @@ class ShopifyConnector(Connector):
         THROTTLED waited out; every other error raised as its kind."""
         if purpose != "version":
             self._check_version()
-        if cost is not None:
-            self._next_cost = cost
         body = {"query": query, "variables": variables}
+        expected = self._learned.get(query, cost or 10)
         for _ in range(THROTTLE_RETRIES + 1):
-            self._wait_for_bucket()
+            self._wait_for_bucket(expected)
+            self._sending = query
             try:
                 response = self.request(
                     "POST", "", url=self.graphql_url, purpose=purpose, keys=keys, json=body
@@ -363,19 +367,17 @@ class ShopifyConnector(Connector):
                 self._refused(response, errors, codes, mutation)
             self.throttled += 1
             self.exchanges[-1].outcome = "rate_limited"
-            wait = self._refill(answer)
+            expected = max(expected, _number(_cost(answer).get("requestedQueryCost")) or 0)
+            wait = self._refill(expected)
             if wait > self.pacer.max_wait:
                 raise RateLimited(
                     f"{self.platform} throttled the query; its bucket refills in {wait:.0f} s",
                     retry_after=wait,
                 )
-            # rate_hold held the pacer for the refill: the next send waits for it.
-            self._next_cost = max(
-                self._next_cost, _number(_cost(answer).get("requestedQueryCost")) or 0
-            )
+            # The next send waits for the refill (rate_hold held the pacer, _wait_for_bucket).
         raise RateLimited(
             f"{self.platform} throttled the query {THROTTLE_RETRIES + 1} times",
-            retry_after=max(self._refill(answer), 1.0),
+            retry_after=max(self._refill(expected), 1.0),
         )
 
     def _answer(self, response):
@@ -433,36 +435,46 @@ class ShopifyConnector(Connector):
         )
 
     def rate_hold(self, response):
-        """Seconds nobody should send to the shop: what its bucket lacks for a request like
-        this one, at its restore rate (a 429: its Retry-After)."""
+        """Seconds nobody should send to the shop (the pacer's hold, shared by the channel's
+        workers): what its bucket lacks for another request like this one, at its restore
+        rate; a 429: its Retry-After. Every answer's throttleStatus is kept for the next
+        request's own wait (_wait_for_bucket)."""
         if response.status_code == 429:
-            hold = self.retry_after(response)[0]
-        else:
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = None
-            hold = self._refill(answer) if isinstance(answer, dict) else 0.0
-        self._ready_at = max(self._ready_at, time.monotonic() + hold)
-        return hold
-
-    def _refill(self, answer):
-        """Seconds until the bucket holds the cost of a request like the one answered (its
-        requestedQueryCost, else the one expected), at its restoreRate (0: it does now)."""
-        cost = _cost(answer)
+            return self.retry_after(response)[0]
+        try:
+            answer = response.json()
+        except ValueError:
+            return 0.0
+        cost = _cost(answer) if isinstance(answer, dict) else {}
         status = cost.get("throttleStatus") if isinstance(cost.get("throttleStatus"), dict) else {}
-        available = _number(status.get("currentlyAvailable"))
-        rate = _number(status.get("restoreRate"))
+        available, rate = (
+            _number(status.get("currentlyAvailable")),
+            _number(status.get("restoreRate")),
+        )
         if available is None or not rate:
             return 0.0
-        need = _number(cost.get("requestedQueryCost")) or self._next_cost
-        return max(need - available, 0.0) / rate
+        maximum = _number(status.get("maximumAvailable")) or available
+        self._bucket = (available, rate, maximum, time.monotonic())
+        requested = _number(cost.get("requestedQueryCost"))
+        if requested is not None and self._sending:
+            self._learned[self._sending] = requested
+        return self._refill(requested or 0)
 
-    def _wait_for_bucket(self):
-        """Where the pacer is off (no rate: a test, a tool), wait for the bucket here."""
-        if self.pacer.interval:
-            return  # the pacer holds every request until the refill (rate_hold)
-        wait = self._ready_at - time.monotonic()
+    def _refill(self, need):
+        """Seconds until the bucket, as last seen, holds `need` points (0: it does now), with
+        a margin for the clocks between us."""
+        if self._bucket is None:
+            return 0.0
+        available, rate, maximum, seen = self._bucket
+        now = min(maximum, available + rate * (time.monotonic() - seen))
+        if now >= need:
+            return 0.0
+        return (need - now) / rate + REFILL_MARGIN
+
+    def _wait_for_bucket(self, need):
+        """Before a request expected to cost `need`: wait until the bucket holds it (longer
+        than the pacer's patience: RateLimited, nothing sent)."""
+        wait = self._refill(min(need, MAX_QUERY_COST))
         if wait > self.pacer.max_wait:
             raise RateLimited(
                 f"{self.platform}'s cost bucket refills in {wait:.0f} s",
@@ -471,6 +483,7 @@ class ShopifyConnector(Connector):
             )
         if wait > 0:
             time.sleep(wait)
+            self.pacer.waited += wait
 
     def _check_version(self):
         """Once per VERSION_CHECK_EVERY for the shop (kept in auth_state, so every worker of
@@ -541,7 +554,7 @@ class ShopifyConnector(Connector):
             {"ids": ids, "location": location},
             purpose="read",
             keys=[i.key for i in items],
-            cost=len(ids) * 4 + 2,
+            cost=len(ids) * 3 + 2,
         )
         nodes = data.get("nodes")
         found = {}
