@@ -18,9 +18,9 @@ PLATFORM = Platform(
         writes="compare-and-set: GraphQL `inventorySetQuantities` (`available`, "
         "`changeFromQuantity` = what Shopify last confirmed, `@idempotent`)",
         per_request="250 levels",
-        reads="GraphQL `nodes(ids:)` with `inventoryLevel(locationId:)`, 100 items a query",
-        rate_note="query cost: a 2,000-point bucket refilled at 100 a second on a standard "
-        "plan, paced by each answer's `throttleStatus`",
+        reads="GraphQL `nodes(ids:)` with `inventoryLevel(locationId:)`, 125 items a query",
+        rate_note="at most; what Shopify counts is query cost (a 2,000-point bucket refilled "
+        "at 100 a second on a standard plan), paced by each answer's `throttleStatus`",
         untracked="`untracked_quantity`; an item Shopify does not track reads as unlimited",
     ),
 )

@@ -3,9 +3,10 @@
 Base URL: the shop, https://{shop}.myshopify.com (a URL given with /admin... is trimmed);
 every call is POST {base}/admin/api/{version}/graphql.json. The version is the setting
 "api_version" (default 2026-10). Shopify serves a retired version as the oldest supported one
-without a word (§1.3, "fall forward"), so the first call of each connector (then once an
-hour per process) asks `publicApiVersions` and refuses, as a ConfigError, a version the shop
-does not list as supported.
+without a word (§1.3, "fall forward"), so before its first call a connector asks
+`publicApiVersions` (then every 6 hours: the time of the check is kept in the channel's
+auth_state, so its other workers do not ask again) and refuses, as a ConfigError, a version
+the shop does not list as supported.
 
 Auth (§1.2): header X-Shopify-Access-Token, either the credential "access_token" (a legacy
 admin-created app's token, which never expires: a 401 is an AuthError), or the client
@@ -19,7 +20,7 @@ Listings: remote_id = the InventoryItem GID (a bare number is read as one), remo
 = the Location GID, or blank for the channel's setting "location_id".
 
 Reads (§4.1): nodes(ids:) { ... on InventoryItem { tracked inventoryLevel(locationId:)
-{ quantities(names: ["available"]) } } }, READ_BATCH ids a query (Shopify's cost stays far
+{ quantities(names: ["available"]) } } }, READ_BATCH (125) ids a query (Shopify's cost stays far
 under its 1,000 a query), per location. An item Shopify does not track (tracked: false)
 sells without limit: it reads as unlimited (None). An item not stocked at the location reads
 as 0 (nothing to sell there).
@@ -29,8 +30,10 @@ Writes (§3.1, compare-and-set): inventorySetQuantities, name "available", reaso
 gid://backoffice/StockMovement/{the newest ledger entry the quantities reflect}, and for each
 quantity changeFromQuantity = what Shopify last confirmed (the engine's `expected`: our last
 push's quantityAfterChange, or what a read found). The @idempotent key is a hash of the shop,
-the listings and the whole input (so a retry of the same request has the same key, and a
-changed request a new one). Shopify lowers available on every order and keeps its committed
+the listings, the whole input and the connector's own random part: a request this
+connector sends again (after THROTTLED) has the same key, the next run's another (see
+idempotency_key: a deterministic key would have a store's restored level answered "done").
+Shopify lowers available on every order and keeps its committed
 itself: CHANGE_FROM_QUANTITY_STALE means it moved since (a sale) and is answered "stale": the
 engine takes in the channel's orders, reads, and sends the new target from what it read
 (strategy.push's `moved`), never an unchecked set. A batch with a refused quantity applies
@@ -39,13 +42,18 @@ ITEM_NOT_STOCKED_AT_LOCATION: with the setting "activate_missing", inventoryActi
 the item there with available = the target; without it, the item is refused with words.
 Other userErrors refuse the item with Shopify's code and message.
 
-Cost and throttling (§5.1): every answer's extensions.cost.throttleStatus says what the
-bucket holds; when it holds less than the answer's requested cost, nobody sends to the shop
-for (requested - available) / restoreRate seconds (the pacer's hold, shared by every
-worker). THROTTLED (at HTTP 200) waits for the refill and sends again; a refill longer than
-the pacer's patience is RateLimited with that wait. MAX_COST_EXCEEDED is a bug of ours: a
-ChannelError saying so. HTTP 401/403 AuthError; 402 (unpaid), 423 (locked) and 404 (no such
-shop or version path) ChannelError; 429 RateLimited (Retry-After); 5xx TransientError.
+Cost and throttling (§5.1): every answer's extensions.cost says what the query cost
+(requestedQueryCost) and what the bucket holds (throttleStatus: currentlyAvailable,
+maximumAvailable, restoreRate). Before each request, the connector waits until the bucket,
+refilling at its restoreRate since that answer, holds what this query cost the last time
+(a first guess before that); when an answer leaves less than its own cost, the channel's
+pacer is held for the refill too, so the other workers wait with it. THROTTLED (at HTTP 200,
+nothing applied) waits for the refill and sends again, at most THROTTLE_RETRIES times; a
+refill longer than the pacer's patience (5 s) is RateLimited with that wait.
+MAX_COST_EXCEEDED is a bug of ours: a ChannelError saying so. HTTP 401/403 AuthError; 402
+(unpaid), 423 (locked) and 404 (no such shop or version path) ChannelError; 429 RateLimited
+(Retry-After); 5xx TransientError; INTERNAL_SERVER_ERROR at 200 TransientError (maybe
+applied, for a mutation: the retry is the same request, with the same key).
 
 Sales coming back (§6): webhooks orders/create, orders/paid, orders/fulfilled,
 orders/cancelled, refunds/create and inventory_levels/update, registered with
@@ -54,8 +62,10 @@ is valid when X-Shopify-Hmac-Sha256 is the base64 HMAC-SHA256 of the raw body un
 webhook secret (compared in constant time; no secret, nothing valid). Its id is
 X-Shopify-Event-Id (the same across duplicates), else X-Shopify-Webhook-Id. Order and
 refund webhooks are read for the order's id, and the order is read as it stands now
-(shopify.orders). poll_orders lists orders(sortKey: UPDATED_AT, query: "updated_at:>='…'"),
-50 a page, with a cursor; each pass starts OVERLAP before the newest change it saw.
+(shopify.orders; an order's id is its number, as the admin shows it). poll_orders lists
+orders(sortKey: UPDATED_AT, query: "updated_at:>'…'"),
+10 a page (each with 25 line items, more read on: about 800 points), with a cursor; each pass
+starts OVERLAP (5 minutes) before the newest change it saw.
 
 Choices where the docs are silent ([I]):
 - inventory_levels/update does not say whose change it was: a level equal to what we last
@@ -65,8 +75,8 @@ Choices where the docs are silent ([I]):
   accepts remote changes as counts may count an order's change before its order arrives.
 - Untracked variants (ours) are sent as `untracked_quantity` (default 9999), as Shopify's
   own "unlimited" (tracked: false) is an item setting, changed only in Shopify.
-- The idempotency key of a request repeated later (the same listings, ledger entry and
-  numbers) is the same: within Shopify's retention, a replay is answered, not applied.
+- Idempotency keys are per connector (one sync run): compare-and-set is what keeps a
+  resend from applying twice (its changeFromQuantity is stale once the first one landed).
 """
 
 import base64
@@ -74,6 +84,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -270,6 +281,7 @@ class ShopifyConnector(Connector):
         self._learned = {}  # query text: the requestedQueryCost Shopify last gave it
         self._bucket = None  # (currentlyAvailable, restoreRate, maximumAvailable, monotonic)
         self._sending = None  # the query of the request on its way
+        self._run = secrets.token_hex(8)  # this connector's part of its idempotency keys
 
     @classmethod
     def config_problems(cls, credentials, settings):
@@ -526,7 +538,10 @@ class ShopifyConnector(Connector):
 
     def problem(self, item):
         if not orders.gid("InventoryItem", item.remote_id):
-            return "the listing's remote id is not an InventoryItem GID (gid://shopify/InventoryItem/…)"
+            return (
+                "the listing's remote id is not an InventoryItem GID "
+                "(gid://shopify/InventoryItem/…)"
+            )
         if not self.location(item):
             return (
                 "the listing names no location: its remote parent id or the channel's "
@@ -723,9 +738,16 @@ class ShopifyConnector(Connector):
         batch.record(self.exchanges[-1], [write])
 
     def idempotency_key(self, what, keys, variables):
-        """The same request (shop, listings, every number and reference) has the same key."""
+        """The key of a request: the same request (shop, listings, every number and
+        reference) sent again by this connector has the same key; another connector (the
+        next sync run) draws another. Shopify answers a key it has seen with the stored
+        answer of the first request and applies nothing: the same numbers sent again later,
+        after the store's level came back to them (a store that lost its levels, then Push
+        now), would be answered "done" and not applied. A resend of a request whose answer
+        was lost needs no key to be safe: its changeFromQuantity no longer matches if the
+        first one landed (stale: read, already at the target)."""
         material = json.dumps(
-            [self.base_url, self.version, what, sorted(keys), variables],
+            [self.base_url, self.version, what, sorted(keys), variables, self._run],
             sort_keys=True,
             separators=(",", ":"),
         )
@@ -735,8 +757,10 @@ class ShopifyConnector(Connector):
 
     @classmethod
     def verify_webhook(cls, headers, body, secret, now):
-        secrets = [s for s in secret.split() if s.isprintable()] if isinstance(secret, str) else []
-        if not secrets:
+        candidates = (
+            [s for s in secret.split() if s.isprintable()] if isinstance(secret, str) else []
+        )
+        if not candidates:
             return Verdict(
                 False,
                 "the channel has no webhook signing secret (the app's client secret): "
@@ -750,7 +774,7 @@ class ShopifyConnector(Connector):
         sent = sent.strip()
         if not sent.isascii():
             return Verdict(False, "X-Shopify-Hmac-Sha256 is not base64")
-        for candidate in secrets[:MAX_SECRETS]:
+        for candidate in candidates[:MAX_SECRETS]:
             digest = hmac.new(candidate.encode(), bytes(body), hashlib.sha256).digest()
             if hmac.compare_digest(base64.b64encode(digest), sent.encode()):
                 return Verdict(True, "X-Shopify-Hmac-Sha256 matches the body and the secret")
