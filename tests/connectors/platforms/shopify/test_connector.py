@@ -315,6 +315,36 @@ class TestShopify(PlatformCase):
         checks = [r for r in graphql_log(sandbox) if "publicApiVersions" in str(r.get("body"))]
         assert len(checks) == 1
 
+    @pytest.mark.parametrize(
+        ("status", "error", "words"),
+        [
+            (402, ChannelError, "unpaid"),
+            (423, ChannelError, "locked"),
+            (404, ChannelError, "no shop or API version"),
+            (403, AuthError, "refused the credentials"),
+        ],
+    )
+    def test_what_each_status_means(self, sandbox, status, error, words):
+        items = self.make_items(1)
+        self.seed(sandbox, items, quantity=0)
+        connector = self.connector(sandbox)
+        connector.authenticate()
+        connector.read_levels(items)  # the version check, before the switch
+        sandbox.fail(error_next=1, error_statuses=[status])
+        with pytest.raises(error, match=words):
+            push(connector, [confirmed(items[0], 2, 0)])
+        assert self.remote_quantity(sandbox, items[0]) == 0
+
+    def test_a_version_the_shop_never_served_is_a_404_channel_error(self, sandbox):
+        connector = self.connector(sandbox, settings={"api_version": "2031-01"})
+        connector.authenticate()
+        with pytest.raises(ChannelError, match="no shop or API version"):
+            connector.read_levels(self.make_items(1))
+
+    def test_a_static_token_proves_itself_with_a_shop_query(self, sandbox):
+        connector = self.connector(sandbox, credentials=ShopifyTokenHooks().credentials())
+        assert connector.test_connection().startswith("authenticated; shop ")
+
     def test_credentials_need_a_token_or_the_client_pair(self, sandbox):
         assert ShopifyConnector.config_problems({}, {})
         assert ShopifyConnector.config_problems({"client_id": "x"}, {})
