@@ -2,6 +2,8 @@
 
 import uuid
 
+import requests
+
 NAMESPACE = uuid.UUID("0c7e2d6a-3f5b-4a8e-9d61-5b2f8e4c1a70")
 LOCATION = "gid://shopify/Location/1"
 CREDENTIALS = {
@@ -23,7 +25,16 @@ def remote_ids(variant):
 
 
 def seed_items(listings):
-    """The sandbox's seed items for these listings, each tracked and stocked at 0."""
+    """The sandbox's seed items for these listings, each tracked and stocked at 0. A reset
+    sandbox holds no location (a real store has at least one), and connectors.demo seeds
+    only items: the demo's location is seeded here first, on the listings' sandbox."""
+    listings = list(listings)
+    if listings:
+        requests.post(
+            f"{listings[0].channel.base_url.rstrip('/')}/_sandbox/seed",
+            json={"locations": [{"id": LOCATION, "name": "Warehouse"}]},
+            timeout=10,
+        )
     return [
         {
             "id": listing.remote_id,
