@@ -459,6 +459,28 @@ class TestShopify(PlatformCase):
         page = connector.poll_orders(page.cursor)
         assert second["id"] in [o.order_id for o in page.orders]
 
+    def test_an_order_of_more_lines_than_a_query_holds_is_read_whole(self, sandbox):
+        items = self.make_items(30)
+        self.seed(sandbox, items, quantity=5)
+        lines = [{"inventory_item_id": i.remote_id, "quantity": 1} for i in items]
+        order = sandbox.control("POST", "orders", {"line_items": lines})
+        page = self.connector(sandbox).poll_orders({}, since=datetime.now(UTC) - timedelta(hours=1))
+        [read] = [o for o in page.orders if o.order_id == order["id"]]
+        assert sorted(line.remote_id for line in read.lines) == sorted(i.remote_id for i in items)
+
+    def test_a_merchant_edit_elsewhere_names_its_location(self, sandbox):
+        items = self.make_items(1)
+        self.seed(sandbox, items, quantity=5)
+        with Receiver() as receiver:
+            connector = self.connector(sandbox)
+            connector.register_webhooks(receiver.url)
+            for location, available in ((OTHER_LOCATION, 3), (LOCATION, 9)):
+                edit = {"inventory_item_id": items[0].remote_id, "location_id": location}
+                sandbox.control("POST", "levels", {**edit, "available": available})
+            events = read_all(connector, receiver, 2)
+        changes = [(c.remote_parent_id, c.quantity) for e in events for c in e.stock]
+        assert changes == [(OTHER_LOCATION, 3), ("", 9)]
+
     def test_the_poll_pages_through_more_orders_than_a_page(self, sandbox):
         items = self.make_items(1)
         self.seed(sandbox, items, quantity=100)
