@@ -6,7 +6,8 @@ every call is POST {base}/admin/api/{version}/graphql.json. The version is the s
 without a word (§1.3, "fall forward"), so before its first call a connector asks
 `publicApiVersions` (then every 6 hours: the time of the check is kept in the channel's
 auth_state, so its other workers do not ask again) and refuses, as a ConfigError, a version
-the shop does not list as supported.
+the shop does not list as supported; an answer whose X-Shopify-API-Version is not the
+version asked for is refused the same way.
 
 Auth (§1.2): header X-Shopify-Access-Token, either the credential "access_token" (a legacy
 admin-created app's token, which never expires: a 401 is an AuthError), or the client
@@ -406,6 +407,14 @@ class ShopifyConnector(Connector):
             self.channel_error(response, "the shop is locked (423)")
         if status != 200:
             self.channel_error(response, "answered the GraphQL call unexpectedly")
+        served = response.headers.get("X-Shopify-API-Version", "").strip()
+        if served and served != self.version and self.version != "unstable":
+            self.exchanges[-1].outcome = "channel"
+            raise ConfigError(
+                f"{self.platform} channel: asked for API version {self.version}, Shopify "
+                f"served {served[:20]}: it silently serves another version for one it no "
+                "longer supports. Set 'API version' to a supported one"
+            )
         try:
             answer = response.json()
         except ValueError:

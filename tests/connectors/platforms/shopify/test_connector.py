@@ -306,6 +306,13 @@ class TestShopify(PlatformCase):
             connector.read_levels(self.make_items(1))
         assert ShopifyConnector.config_problems(CREDENTIALS, {"api_version": "2026-13"})
 
+    def test_an_answer_in_another_version_than_asked_is_a_config_error(self, sandbox):
+        connector = self.connector(sandbox, settings={"api_version": "2025-10"})  # retired
+        connector.authenticate()
+        shopify._checked.clear()
+        with pytest.raises(ConfigError, match="served 2026-01"):
+            connector.read_levels(self.make_items(1))
+
     def test_the_version_is_checked_once_per_shop_and_version(self, sandbox):
         shopify._checked.clear()  # this process forgets; the auth_state keeps it
         items = self.make_items(1)
