@@ -880,8 +880,9 @@ class ShopifyConnector(Connector):
             if seen is not None:
                 kept["seen"] = orders.wire(seen)
         else:
-            # The next pass: from the newest change seen (never past now), a little before.
-            newest = min(seen, now) if seen is not None else start
+            # The next pass: from the newest change seen (none: when this page was asked
+            # for), never past then, OVERLAP before.
+            newest = min(seen, now) if seen is not None else now
             kept = {"since": orders.wire(max(start, newest - OVERLAP))}
         return OrderPage(found, kept, more)
 
