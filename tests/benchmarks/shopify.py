@@ -108,9 +108,6 @@ def run(url, name, n, *, confirmed):
         outcomes = strategy.push(connector, batch)
         assert all(o.ok for o in outcomes), [o for o in outcomes if not o.ok][:3]
     seconds = time.perf_counter() - started
-    if os.environ.get("SHOPIFY_BENCH_DEBUG"):
-        for e in connector.exchanges:
-            print(e.purpose, e.outcome, e.status, e.response_body[-160:])
     requests = control.requests_total() - before
     batches = math.ceil(n / BATCH_MAX)  # each read READ_BATCH at a time
     bound = batches + (0 if confirmed else batches * math.ceil(BATCH_MAX / READ_BATCH))
