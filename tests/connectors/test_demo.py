@@ -267,13 +267,10 @@ def test_the_first_seeding_leaves_a_drift_to_resolve_and_a_paused_channel_to_res
     assert shows(sandboxes, zettle, "TEE-M-BLA") == 11
     assert not zettle.listings.filter(pending_since__isnull=False).exists()
     tee = Variant.objects.get(sku="TEE-M-BLA")
-    assert {c.name: targets_for(c, [tee])[tee.pk].quantity for c in Channel.objects.all()} == {
-        "Demo elasticpath": 11,
-        "Demo highlevel": 11,
-        "Demo unicommerce": 11,
-        "Demo webflow": 10,
-        "Demo zettle": 11,
-    }
+    targets = {c.name: targets_for(c, [tee])[tee.pk].quantity for c in Channel.objects.all()}
+    # Every demo channel shows the 11 left; Webflow keeps its buffer of 1 back.
+    assert targets == {c: 10 if c == "Demo webflow" else 11 for c in targets}
+    assert len(targets) == len(demo_platforms())
 
     # Push ours settles the drift for real.
     drift_push_ours(drift)
