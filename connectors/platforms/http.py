@@ -45,6 +45,7 @@ def is_secret_header(name):
     name = str(name).lower()
     return name in SECRET_HEADERS or any(word in name for word in SECRET_HEADER_WORDS)
 
+
 _local = threading.local()
 
 

@@ -233,9 +233,7 @@ def test_a_run_whose_claim_was_taken_over_writes_nothing_of_it(shop, settings):
     )
 
 
-def test_a_poll_of_an_unreachable_channel_is_one_warning_and_noted_on_the_channel(
-    shop, caplog
-):
+def test_a_poll_of_an_unreachable_channel_is_one_warning_and_noted_on_the_channel(shop, caplog):
     _sandbox, channel, _tee, _cap = shop
     Channel.objects.filter(pk=channel.pk).update(base_url="http://127.0.0.1:9")  # nothing there
     with caplog.at_level(logging.WARNING, logger="connectors.tasks"):

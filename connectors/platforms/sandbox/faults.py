@@ -163,9 +163,7 @@ class RequestLog:
             self._entries.clear()
 
     def add(self, request, status, fault, duration_ms: float) -> None:
-        headers = {
-            k: REDACTED if is_secret_header(k) else v for k, v in request.headers.items()
-        }
+        headers = {k: REDACTED if is_secret_header(k) else v for k, v in request.headers.items()}
         body = request.get_data(cache=True)
         if len(body) > MAX_LOGGED_BODY:
             body = body[:MAX_LOGGED_BODY]
