@@ -6,7 +6,8 @@ Each sandbox runs in its own process (`manage.py sandbox`) with its rate limits 
 off, seeded with the items at 0; the connector pushes every item to a new quantity, batch by
 batch, as the sync does. Printed per platform: requests sent (the sandbox's own count),
 the bound (ceil(updates / batch maximum) writes, plus ceil(updates / read maximum) reads
-where the platform is read before it is written), requests per update and updates per
+where the platform is read before it is written, and for a compare-and-set platform the
+reads of each batch, its items never confirmed), requests per update and updates per
 second. One-off requests (tokens, Zettle's location list) are counted too, listed apart and
 added to the bound. The platforms, their items and their seeding come from the registry and
 each platform's test hooks; pacing is off, as are the sandboxes' own limits.
@@ -55,7 +56,7 @@ def main():
 def bench(name, index, n):
     from connectors.demo import wait_for_sandbox
     from connectors.platforms import registry, strategy
-    from connectors.platforms.base import PushItem
+    from connectors.platforms.base import COMPARE_AND_SET, PushItem
     from connectors.platforms.pacing import Pacer
     from tests.connectors.sandbox_client import Client
 
@@ -99,6 +100,8 @@ def bench(name, index, n):
     bound = math.ceil(len(items) / caps.batch_max) + auth
     if caps.reads_first:
         bound += math.ceil(len(items) / max(caps.read_max, caps.batch_max))
+    elif caps.writes == COMPARE_AND_SET:  # never confirmed here: each batch is read first
+        bound += sum(math.ceil(len(b) / caps.read_max) for b in connector.batches(items))
     print(
         f"{name}: {len(items):,} updates in {elapsed:.1f} s, {total:,} requests ({auth} "
         f"one-off), batch maximum {caps.batch_max}, writes {caps.writes}"
