@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.benchmarks import PRODUCTION_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = {"maximumAvailable": 2000, "restoreRate": 100}
 
@@ -37,7 +39,9 @@ def main():
     parser.add_argument("--port", type=int, default=18160)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    # As in production (DEBUG off, its keys), served over plain HTTP on 127.0.0.1.
+    for name, value in {"DEBUG": "0", "SECURE_SSL_REDIRECT": "0", **PRODUCTION_KEYS}.items():
+        os.environ.setdefault(name, value)
     import django
 
     django.setup()
