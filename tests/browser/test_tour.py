@@ -1,6 +1,6 @@
-"""A tour of the main pages on the demo data, as the README shows them: the demo catalog, the
-the demo channels (one per platform) on local sandboxes, some history, and a real worker's pushes. Each page is
-checked for what a user comes to it for, then photographed."""
+"""A tour of the main pages on the demo data, as the README shows them: the demo catalog, a
+demo channel per platform on local sandboxes, some history, and a real worker's pushes. Each
+page is checked for what a user comes to it for, then photographed."""
 
 import re
 from contextlib import ExitStack
