@@ -19,8 +19,8 @@ PLATFORM = Platform(
         "`changeFromQuantity` = what Shopify last confirmed, `@idempotent`)",
         per_request="250 levels",
         reads="GraphQL `nodes(ids:)` with `inventoryLevel(locationId:)`, 125 items a query",
-        rate_note="at most; what Shopify counts is query cost (a 2,000-point bucket refilled "
-        "at 100 a second on a standard plan), paced by each answer's `throttleStatus`",
+        rate_note="a ceiling: what Shopify counts is query cost (a 2,000-point bucket "
+        "refilled at 100 a second on a standard plan), paced by each answer's `throttleStatus`",
         untracked="`untracked_quantity`; an item Shopify does not track reads as unlimited",
     ),
 )
