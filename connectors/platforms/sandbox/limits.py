@@ -5,7 +5,7 @@ import time
 
 
 class TokenBucket:
-    """`capacity` requests at once, refilled at `rate` per second."""
+    """`capacity` requests (or points) at once, refilled at `rate` per second."""
 
     __slots__ = ("capacity", "rate", "stamp", "tokens")
 
@@ -20,10 +20,10 @@ class TokenBucket:
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
 
-    def take(self) -> bool:
+    def take(self, cost: float = 1) -> bool:
         self._refill()
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.tokens >= cost:
+            self.tokens -= cost
             return True
         return False
 

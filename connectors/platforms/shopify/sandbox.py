@@ -288,7 +288,7 @@ class ShopifySandbox(Rest, Inventory, Selling, Sandbox):
         bucket = self.limiters.get(token)
         if bucket is None:
             bucket = self.limiters[token] = cost.LeakyBucket(
-                self.bucket_size["maximumAvailable"], self.bucket_size["restoreRate"]
+                float(self.bucket_size["maximumAvailable"]), float(self.bucket_size["restoreRate"])
             )
             if self.pending_available is not None:
                 bucket.resize(available=self.pending_available)

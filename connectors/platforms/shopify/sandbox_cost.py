@@ -9,8 +9,6 @@ bucket. Limits checked on the way (top-level errors, nothing runs): first/last a
 an input list above 250 items, a connection without first or last.
 """
 
-import time
-
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
@@ -21,6 +19,8 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.execution.values import get_argument_values
+
+from connectors.platforms.sandbox.limits import TokenBucket
 
 MUTATION_COST = 10
 MAX_COST = 1000
@@ -221,44 +221,27 @@ THROTTLED_ERROR = {
 }
 
 
-class LeakyBucket:
-    """Shopify's cost bucket: `maximum` points, `rate` restored per second."""
-
-    def __init__(self, maximum: float, rate: float):
-        self.maximum = float(maximum)
-        self.rate = float(rate)
-        self.available = float(maximum)
-        self.stamp = time.monotonic()
-
-    def restore(self) -> None:
-        now = time.monotonic()
-        self.available = min(self.maximum, self.available + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def take(self, cost: int) -> bool:
-        self.restore()
-        if cost > self.available:
-            return False
-        self.available -= cost
-        return True
+class LeakyBucket(TokenBucket):
+    """Shopify's cost bucket: `capacity` points, `rate` restored per second; a query takes
+    its requested cost and is refunded what it did not spend."""
 
     def refund(self, points: int) -> None:
-        self.available = min(self.maximum, self.available + max(0, points))
+        self.tokens = min(self.capacity, self.tokens + max(0, points))
 
     def resize(self, maximum=None, rate=None, available=None) -> None:
-        self.restore()
+        self._refill()
         if maximum is not None:
-            self.maximum = float(maximum)
+            self.capacity = float(maximum)
         if rate is not None:
             self.rate = float(rate)
         if available is not None:
-            self.available = float(available)
-        self.available = min(self.available, self.maximum)
+            self.tokens = float(available)
+        self.tokens = min(self.tokens, self.capacity)
 
     def status(self) -> dict:
-        self.restore()
+        self._refill()
         return {
-            "maximumAvailable": self.maximum,
-            "currentlyAvailable": int(self.available),
-            "restoreRate": self.rate,
+            "maximumAvailable": float(self.capacity),
+            "currentlyAvailable": int(self.tokens),
+            "restoreRate": float(self.rate),
         }
