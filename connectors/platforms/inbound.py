@@ -18,6 +18,7 @@ fulfilments); otherwise it follows the order's.
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -152,6 +153,18 @@ def same(a: str, b: str) -> bool:
 def header(headers, name: str) -> str:
     """A header's value from a mapping with lower-case names ("" when absent)."""
     return headers.get(name.lower(), "") or ""
+
+
+def json_object(body, sender: str) -> dict:
+    """A webhook body as the JSON object `sender` (a platform's name) sends; Unreadable for
+    anything else (not JSON, bad UTF-8, huge numbers, deep nesting, another JSON value)."""
+    try:
+        value = json.loads(body)
+    except (ValueError, TypeError, RecursionError):
+        raise Unreadable(f"the body is not JSON ({sender} sends one JSON object)") from None
+    if not isinstance(value, dict):
+        raise Unreadable(f"the body is JSON but not an object ({sender} sends one JSON object)")
+    return value
 
 
 def whole(value, what: str) -> int:

@@ -21,7 +21,6 @@ HighLevel never says goods came back, so no order is `returned`: a return is boo
 """
 
 import hashlib
-import json
 from dataclasses import replace
 
 from connectors.platforms.highlevel.signatures import parse_time
@@ -36,6 +35,7 @@ from connectors.platforms.inbound import (
     OrderLine,
     StockChange,
     Unreadable,
+    json_object,
     whole,
 )
 
@@ -50,13 +50,7 @@ MAX_ID, MAX_TOPIC = 128, 64
 
 def payload(body: bytes) -> dict:
     """The body as a JSON object; Unreadable otherwise."""
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError, TypeError):
-        raise Unreadable("the body is not JSON (HighLevel sends one JSON object)") from None
-    if not isinstance(value, dict):
-        raise Unreadable("the body is JSON but not an object (HighLevel sends one JSON object)")
-    return value
+    return json_object(body, "HighLevel")
 
 
 def envelope(data: dict) -> tuple:

@@ -22,7 +22,6 @@ paid or not (§6.4): so does our ledger (open), else our next push would put the
 sale. The order's own stage is its lines' when they agree, else `open`.
 """
 
-import json
 from datetime import UTC, datetime
 
 from connectors.platforms.inbound import (
@@ -35,6 +34,7 @@ from connectors.platforms.inbound import (
     OrderLine,
     StockChange,
     Unreadable,
+    json_object,
     whole,
 )
 
@@ -86,13 +86,7 @@ def number(value):
 
 
 def loads(body):
-    try:
-        value = json.loads(body)
-    except (ValueError, TypeError, RecursionError):
-        raise Unreadable("the body is not JSON") from None
-    if not isinstance(value, dict):
-        raise Unreadable("a Shopify webhook body is a JSON object")
-    return value
+    return json_object(body, "Shopify")
 
 
 def order_gid(topic, payload):
