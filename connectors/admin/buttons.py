@@ -46,11 +46,16 @@ class ObjectActionsMixin:
             buttons.append((label, url, available[name][2]))
         return buttons
 
+    def object_page_context(self, request, obj):
+        """More for the object's page (object_links: [(words, url)], object_help: words)."""
+        return {}
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, unquote(object_id))
         extra_context = {
             **(extra_context or {}),
             "object_buttons": self.object_buttons(request, obj),
+            **(self.object_page_context(request, obj) if obj is not None else {}),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

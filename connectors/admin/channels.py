@@ -97,13 +97,18 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
             return cls.registers_webhooks if name == "register_webhooks" else True
         return True
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        channel = self.get_object(request, object_id)
-        links = self.channel_links(request, channel) if channel is not None else []
-        extra_context = {**(extra_context or {}), "object_links": links}
-        if channel is not None and isinstance(channel.credentials, Unreadable):
-            extra_context["object_help"] = f"Its {channel.credentials.error}"
-        return super().change_view(request, object_id, form_url, extra_context)
+    def object_page_context(self, request, channel):
+        context = {"object_links": self.channel_links(request, channel)}
+        if isinstance(channel.credentials, Unreadable):
+            context["object_help"] = f"Its {channel.credentials.error}"
+        return context
+
+    @staticmethod
+    def _health(obj):
+        """The channel's health, read once per row (three columns show it)."""
+        if not hasattr(obj, "_health_read"):
+            obj._health_read = channel_health(obj, timezone.now())
+        return obj._health_read
 
     def channel_links(self, request, channel):
         """[(words, url)]: its listings, push records, drifts, orders and deliveries, each the
@@ -151,7 +156,7 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     @admin.display(description="mode", ordering="mode")
     def mode_shown(self, obj):
-        health = channel_health(obj, timezone.now())
+        health = self._health(obj)
         if not health.reason:
             return health.mode
         return format_html("{}: {}", health.mode, clipped(health.reason, 60))
@@ -163,7 +168,7 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
     @admin.display(description="last error")
     def error_short(self, obj):
         """The error while it is current, with its time; after a later success, "none since"."""
-        health = channel_health(obj, timezone.now())
+        health = self._health(obj)
         if health.error:
             return format_html("{}: {}", when(health.error_at), clipped(health.error, 60))
         if health.recovered_at:
@@ -175,12 +180,9 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
         """The latest error whole (one click away), with its time and whether it is over."""
         if not obj.last_error:
             return "none"
-        health = channel_health(obj, timezone.now())
-        over = (
-            f" (over: it has succeeded since, at {when(obj.last_success_at)})"
-            if (health.recovered_at)
-            else ""
-        )
+        over = ""
+        if self._health(obj).recovered_at:
+            over = f" (over: it has succeeded since, at {when(obj.last_success_at)})"
         return format_html(
             "{}{}: {}",
             when(obj.last_error_at, empty="at an unknown time"),
@@ -196,7 +198,7 @@ class ChannelAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     @admin.display(description="circuit")
     def circuit(self, obj):
-        return channel_health(obj, timezone.now()).circuit
+        return self._health(obj).circuit
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "queue_depth": queue.queue_depth()}

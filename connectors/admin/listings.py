@@ -44,10 +44,11 @@ def sync_words(listing, now=None):
     if listing.claimed_by:
         parts.append(f"attempt {listing.attempts + 1} being sent since {when(listing.claimed_at)}")
     elif listing.pending_since and not failed:
-        upcoming = f"attempt {listing.attempts + 1} of {most}"
+        # The attempt its push record will carry; "of 6" once one has failed.
+        upcoming = f"attempt {listing.attempts + 1}" + (f" of {most}" if listing.attempts else "")
         if listing.next_attempt_at and listing.next_attempt_at > now:
             upcoming += f" at {when(listing.next_attempt_at)}"
-        parts.append(upcoming if listing.attempts else upcoming.replace(f" of {most}", ""))
+        parts.append(upcoming)
     elif failed and listing.pending_since and listing.next_attempt_at:
         parts.append(f"next try at {when(listing.next_attempt_at)}")
     elif failed:

@@ -203,6 +203,8 @@ def test_a_channels_page_acts_and_links_to_what_it_holds(client, make, shop):
     assert Channel.objects.get(pk=channel.pk).mode == Channel.Mode.LIVE
     bogus = reverse("admin:connectors_channel_do", args=[channel.pk, "delete_everything"])
     assert client.post(bogus).status_code == 404
+    for odd in ("abc", "9" * 40, "1%00", "x" * 5000):  # no such channel, whatever the id
+        assert client.post(f"/admin/connectors/channel/{odd}/do/pause/").status_code == 404
 
 
 def test_a_clerk_sees_a_channels_page_without_its_buttons_and_may_not_press_them(
