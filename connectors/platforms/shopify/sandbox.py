@@ -93,7 +93,7 @@ from connectors.platforms.sandbox.faults import REDACTED
 from connectors.platforms.shopify import sandbox_cost as cost
 from connectors.platforms.shopify.sandbox_graphql import Graph, field_resolver
 from connectors.platforms.shopify.sandbox_inventory import Inventory
-from connectors.platforms.shopify.sandbox_orders import Selling, ShopifyOutbox
+from connectors.platforms.shopify.sandbox_orders import Selling, ShopifyOutbox, public
 from connectors.platforms.shopify.sandbox_rest import REST_RULES, Rest
 from connectors.platforms.shopify.sandbox_schema import schema as build_schema_for
 
@@ -316,7 +316,7 @@ class ShopifySandbox(Rest, Inventory, Selling, Sandbox):
             "credentials": {"client_id": self.credentials["client_id"]},
             "tokens": self.tokens.to_json(),
             **self.inventory_json(),
-            "orders": {number: self.public_order(o) for number, o in self.orders.items()},
+            "orders": {number: public(o) for number, o in self.orders.items()},
             "webhooks": self.subscriptions(),
             "bucket": self.bucket_status(),
             "idempotency": [
@@ -325,12 +325,6 @@ class ShopifySandbox(Rest, Inventory, Selling, Sandbox):
             ],
             "internal_errors": self.internal_errors[-20:],
         }
-
-    @staticmethod
-    def public_order(order):
-        from connectors.platforms.shopify.sandbox_orders import public
-
-        return public(order)
 
     def webhook_version(self) -> str:
         return self.served_version(self.settings["webhook_api_version"]) or STABLE[-1]
