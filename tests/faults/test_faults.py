@@ -40,6 +40,7 @@ N = 12  # variants, each listed on every channel
 SLOW = {"elasticpath", "zettle"}  # read-then-write platforms, given 250 ms a request
 CHANGING = 30  # seconds of stock changes under faults
 SETTLE = 150  # seconds the system has to converge once the faults stop
+SCHEDULER_WAIT = 45  # seconds more of changes, at most, until a scheduler holds its lock
 WORKER_ENV = {
     "SYNC_PACING": "0",
     "SYNC_CLAIM_TTL": "4",
@@ -199,7 +200,12 @@ def test_every_channel_ends_at_its_target_after_kills_redis_loss_and_failing_san
     redis_down_until = None
     swept = started
     horses_killed = changes = 0
-    while time.monotonic() - started < CHANGING:
+    # The changes go on for CHANGING seconds, and longer (to a deadline) until the scheduler
+    # has been killed too: after Redis comes back empty, a worker's scheduler takes the lock
+    # again only at its next look, which on a loaded machine can fall after CHANGING.
+    while time.monotonic() - started < CHANGING or (
+        not killed_scheduler and time.monotonic() - started < CHANGING + SCHEDULER_WAIT
+    ):
         variant = rng.choice(variants)
         action = rng.choice(["increment", "decrement"])
         line = StockLine(action, rng.randint(1, 3), variant_id=variant.pk, location_id=wh.pk)
