@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from config.management.commands.run import banner, demo_login, running_services, web_answers
+from config.management.commands.run import (
+    LEFTOVER_WAIT,
+    banner,
+    demo_login,
+    running_services,
+    web_answers,
+)
 
 BASE = Path(__file__).resolve().parents[2]
 
@@ -138,12 +144,18 @@ def until(condition, proc, out, timeout=60):
 
 
 def _workers(tmp_path, run):
-    """The rqworker processes `run` started (not their forks: scheduler, work horses)."""
+    """The rqworker processes `run` started (not their forks: scheduler, work horses, which
+    are handed to `run` when their worker dies, but stay in its process group)."""
     return [
         pid
         for pid in _processes_with(f"VAR_DIR={tmp_path}".encode())
-        if b"rqworker" in _cmdline(pid) and _parent(pid) == run.pid
+        if b"rqworker" in _cmdline(pid) and _stat(pid)[:2] == [run.pid, pid]
     ]
+
+
+def _children(tmp_path, parent):
+    """The processes `parent` forked (a worker's scheduler, its work horses)."""
+    return [p for p in _processes_with(f"VAR_DIR={tmp_path}".encode()) if _parent(p) == parent]
 
 
 def _cmdline(pid):
@@ -153,11 +165,18 @@ def _cmdline(pid):
         return b""
 
 
-def _parent(pid):
+def _stat(pid):
+    """[parent, process group] of a process, [0, 0] once it is gone."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        return [
+            int(f) for f in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1:3]
+        ]
     except (OSError, IndexError, ValueError):
-        return 0
+        return [0, 0]
+
+
+def _parent(pid):
+    return _stat(pid)[0]
 
 
 def test_ctrl_c_stops_web_worker_cron_and_the_embedded_redis_cleanly(tmp_path):
@@ -175,23 +194,58 @@ def test_ctrl_c_stops_web_worker_cron_and_the_embedded_redis_cleanly(tmp_path):
     assert "Traceback" not in text, text
     assert "could not connect to Redis" not in text, text
     assert text.rstrip().endswith("embedded Redis stopped\nstopped")
-    time.sleep(0.5)
     assert _processes_with(f"VAR_DIR={tmp_path}".encode()) == []
     assert not web_answers(addr)
 
 
+def _kill_the_worker_and_hold_its_scheduler(tmp_path, proc, out):
+    """SIGKILL of the worker `run` started, its scheduler process (forked, left behind)
+    stopped with SIGSTOP so that it is slow to stop; once a new worker runs: the
+    scheduler's pid."""
+    (worker,) = _workers(tmp_path, proc)
+    until(lambda: _children(tmp_path, worker), proc, out)
+    (scheduler,) = _children(tmp_path, worker)
+    os.kill(worker, signal.SIGKILL)
+    os.kill(scheduler, signal.SIGSTOP)
+    until(lambda: [p for p in _workers(tmp_path, proc) if p != worker], proc, out)
+    assert "worker exited with code -9; starting it again" in out.read_text()
+    assert _parent(scheduler) == proc.pid  # handed to `run`, which waits for it
+    return scheduler
+
+
 def test_a_worker_that_dies_is_started_again(tmp_path):
     """SIGKILL of the worker (no Redis outage can be the cause here): `run` says so and
-    starts another; the web and the rest carry on."""
+    starts another; the web and the rest carry on. The scheduler process the dead worker
+    left behind is stopped too, and waited for before the embedded Redis goes: a Ctrl-C
+    right after leaves nothing running and no traceback."""
     with running_app(tmp_path) as (proc, out, addr):
-        (worker,) = _workers(tmp_path, proc)
-        os.kill(worker, signal.SIGKILL)
-        until(lambda: [p for p in _workers(tmp_path, proc) if p != worker], proc, out)
-        assert "worker exited with code -9; starting it again" in out.read_text()
+        scheduler = _kill_the_worker_and_hold_its_scheduler(tmp_path, proc, out)
         assert web_answers(addr)
         os.killpg(proc.pid, signal.SIGINT)
+        until(lambda: not _workers(tmp_path, proc), proc, out)  # the new worker has stopped
+        assert "embedded Redis stopped" not in out.read_text()  # Redis waits for the scheduler
+        os.kill(scheduler, signal.SIGCONT)  # which releases its lock, with Redis still there
         assert proc.wait(timeout=30) == 0, out.read_text()
-    assert "Traceback" not in out.read_text(), out.read_text()
+    text = out.read_text()
+    assert "Traceback" not in text, text
+    assert text.rstrip().endswith("embedded Redis stopped\nstopped"), text
+    assert _processes_with(f"VAR_DIR={tmp_path}".encode()) == []
+
+
+def test_what_a_dead_worker_left_is_killed_if_it_does_not_stop(tmp_path):
+    """The left-behind scheduler never stops: Ctrl-C waits LEFTOVER_WAIT for it, says so,
+    kills it, and stops the rest."""
+    with running_app(tmp_path) as (proc, out, _addr):
+        scheduler = _kill_the_worker_and_hold_its_scheduler(tmp_path, proc, out)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, out.read_text()
+    text = out.read_text()
+    assert (
+        f"left running by a dead worker or cron and not stopped in {LEFTOVER_WAIT} s"
+        f" (pid {scheduler}): killing"
+    ) in text
+    assert text.rstrip().endswith("embedded Redis stopped\nstopped"), text
+    assert _processes_with(f"VAR_DIR={tmp_path}".encode()) == []
 
 
 def test_run_refuses_to_start_on_a_port_another_program_holds(tmp_path):

@@ -1,6 +1,7 @@
 """Run the whole app in one terminal: embedded Redis, web, worker and channel sandboxes."""
 
 import contextlib
+import ctypes
 import importlib.util
 import os
 import signal
@@ -32,6 +33,48 @@ SEEDING_WAIT = 20  # seconds the banner waits for the demo sandboxes' seeding to
 # others (web, sandboxes) stop everything: their port or settings need a person.
 RESTARTED = ("worker", "cron")
 RESTART_CALM = 60  # seconds a restarted process must live for its next restart to be at once
+LEFTOVER_WAIT = 10  # seconds what a dead process left gets to stop before it is killed
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def adopt_orphans():
+    """Have the children of a child that dies handed to this process, not to init (Linux's
+    child subreaper): a SIGKILLed worker's scheduler process lives on, and `run` must be
+    able to wait for it (and reap it) before it stops the embedded Redis. False elsewhere."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def my_children():
+    """The pids whose parent is this process (from /proc; empty without it)."""
+    me, found = os.getpid(), set()
+    try:
+        pids = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                if int(stat.read().rsplit(b")", 1)[1].split()[1]) == me:
+                    found.add(int(pid))
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+    return found
+
+
+def adopted(own):
+    """The processes handed to this one because their parent died (a killed worker's
+    scheduler, the work horse of its job) that still run; those that have exited are
+    reaped. `own`: the pids this process started itself."""
+    running = []
+    for pid in my_children() - own:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                running.append(pid)
+    return running
 
 
 def sandboxes_installed():
@@ -193,8 +236,12 @@ class Command(BaseCommand):
         # worker sent two signals would abandon its job; the embedded Redis goes last).
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, request_stop)
+        adopt_orphans()
         with owned_embedded_redis(stdout=self.stdout):
             children = [(name, self._start(cmd, env)) for name, cmd, env in wanted]
+            # What this process started, the embedded Redis too: any other child it has
+            # later on (but the restarted) was handed to it.
+            self.own = my_children()
             if sandboxes and "load_demo_channels" in get_commands():
                 # The sandboxes start empty: give them the demo channels' items, push them all.
                 seeding = [*manage, "load_demo_channels", "--seed", "--app-url", f"http://{addr}"]
@@ -224,6 +271,7 @@ class Command(BaseCommand):
                             banner(f"http://{addr}/admin/", running_services(addr, names), login)
                         )
                         announced = True
+                    adopted(self.own | {p.pid for _, p in children})  # reaps the exited
                     time.sleep(0.5)
             finally:
                 self._stop(children)
@@ -247,6 +295,7 @@ class Command(BaseCommand):
             return children
         # What the dead process left in its group (a SIGKILLed worker's scheduler process
         # lives on, orphaned) stops now, releasing its locks: the new one starts its own.
+        # It is waited for before Redis stops, like the children (see _stop_adopted).
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         cmd, env = commands[name]
@@ -299,3 +348,26 @@ class Command(BaseCommand):
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(proc.pid, signal.SIGKILL)  # and whatever else is in its group
                     proc.wait()
+        self._stop_adopted(children)
+
+    def _stop_adopted(self, children):
+        """Wait for the processes handed to this one (a killed worker's scheduler, told to
+        stop when its worker was found dead; the work horse finishing its job), killing
+        what is still there after LEFTOVER_WAIT: the embedded Redis, stopped next, must not
+        go while one of them still talks to it."""
+        own = self.own | {p.pid for _, p in children}
+        deadline = time.monotonic() + LEFTOVER_WAIT
+        while (left := adopted(own)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if left:
+            pids = ", ".join(map(str, sorted(left)))
+            self.stderr.write(
+                f"left running by a dead worker or cron and not stopped in {LEFTOVER_WAIT} s"
+                f" (pid {pids}): killing"
+            )
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while adopted(own) and time.monotonic() < deadline:
+            time.sleep(0.1)
