@@ -131,8 +131,13 @@ def running_app(tmp_path, *args):
         until(lambda: "Ctrl-C stops everything" in out.read_text(), proc, out)
         yield proc, out, addr
     finally:
+        # A failed test leaves nothing behind: `run`, and each process it started (they
+        # run in process groups of their own), by the VAR_DIR in their environment.
+        for pid in _processes_with(f"VAR_DIR={tmp_path}".encode()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def until(condition, proc, out, timeout=60):
