@@ -107,6 +107,10 @@ RQ_QUEUES = {
 }
 # The workers outlive a Redis outage and take up a dead worker's scheduler soon.
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "config.worker.Worker"}
+# Seconds between a worker's heartbeats for the job its work horse runs (rq's
+# job_monitoring_interval, 30 by default): a started job whose heartbeats stopped belongs to
+# a worker that was killed, and the sweepers take up its channel after a few missed beats.
+RQ_JOB_HEARTBEAT = 5
 RQ_SHOW_ADMIN_LINK = True
 
 # The packages whose subpackages are channel platforms (connectors/platforms/registry.py).

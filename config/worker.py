@@ -16,6 +16,7 @@ import signal
 import time
 
 import redis
+from django.conf import settings
 from rq import SimpleWorker as RqSimpleWorker
 from rq import Worker as RqWorker
 from rq.exceptions import StopRequested
@@ -32,6 +33,9 @@ class RidesOutRedis:
     """The mixin: the loop again after Redis comes back, the scheduler lock tried often."""
 
     def __init__(self, *args, maintenance_interval=MAINTENANCE_INTERVAL, **kwargs):
+        # A heartbeat for the running job every RQ_JOB_HEARTBEAT seconds: the sweepers tell
+        # a job of a killed worker by its silence (connectors.queue._alive).
+        kwargs.setdefault("job_monitoring_interval", settings.RQ_JOB_HEARTBEAT)
         super().__init__(*args, maintenance_interval=maintenance_interval, **kwargs)
 
     def work(self, burst=False, **kwargs):

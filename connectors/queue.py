@@ -41,6 +41,7 @@ FLAG_TTL = 600  # a flag outliving its job (Redis restarted, job lost) stops no 
 TALLY = "inventory:sync-changes:{}:{}"
 TALLY_TTL = 10
 OVERDUE = 10  # seconds a scheduled job may wait past its time (a scheduler looks every 1 s)
+HEARTBEATS_MISSED = 4  # a started job whose worker missed this many heartbeats is dead
 ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 
 _clients = {}
@@ -225,10 +226,13 @@ def sweep_pending():
 
 def _alive(connection, job_id, longest=None):
     """Whether the job is queued, scheduled or running. A job running for longer than
-    `longest` seconds counts as dead: a worker SIGKILLed mid-job leaves it "started" until
-    rq's own clean-up, minutes later, and what it held must not wait that long. So does a
-    job scheduled more than OVERDUE seconds ago and still waiting: no scheduler is running
-    (its worker was killed, and the others take its lock only at their maintenance)."""
+    `longest` seconds counts as dead, and so does one whose worker has sent no heartbeat
+    for HEARTBEATS_MISSED x RQ_JOB_HEARTBEAT seconds: a worker SIGKILLed mid-job (or just
+    as its work horse took the job, before the push took its channel's flag) leaves it
+    "started" until rq's own clean-up, minutes later, and its channel must not wait that
+    long. So does a job scheduled more than OVERDUE seconds ago and still waiting: no
+    scheduler is running (its worker was killed, and the others take its lock only at their
+    maintenance)."""
     try:
         job = Job.fetch(job_id, connection=connection)
         status = job.get_status()
@@ -243,11 +247,17 @@ def _alive(connection, job_id, longest=None):
             datetime.now(UTC) - due.replace(tzinfo=due.tzinfo or UTC)
         ).total_seconds() <= OVERDUE
     if status == JobStatus.STARTED and longest is not None and job.started_at is not None:
-        started = (
-            job.started_at.replace(tzinfo=UTC) if job.started_at.tzinfo is None else job.started_at
+        now = datetime.now(UTC)
+        beat = job.last_heartbeat or job.started_at
+        silent = (now - _aware(beat)).total_seconds()
+        return (now - _aware(job.started_at)).total_seconds() <= longest and silent <= (
+            HEARTBEATS_MISSED * settings.RQ_JOB_HEARTBEAT
         )
-        return (datetime.now(UTC) - started).total_seconds() <= longest
     return status in ALIVE
+
+
+def _aware(moment):
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def queue_depth():

@@ -9,6 +9,7 @@ import django_rq
 import pytest
 from django.utils import timezone
 from rq import SimpleWorker
+from rq.job import JobStatus
 
 from connectors import listing_state, queue, tasks
 from connectors.models import Channel, Drift, Listing, PushRecord
@@ -401,6 +402,44 @@ def test_a_push_scheduled_with_no_scheduler_left_to_start_it_is_replaced_by_the_
     soon = sync.enqueue_at(timezone.now(), queue.SYNC_TASK, channel.pk)
     redis.set(queue.FLAG.format(channel.pk), soon.id)
     assert queue.sweep_pending() == []
+
+
+def test_a_push_left_started_by_a_killed_worker_is_replaced_once_its_heartbeats_stop(
+    shop, settings
+):
+    """A worker SIGKILLed as its work horse took a push (before the push took its channel's
+    flag) leaves the job "started" for minutes, and the flag naming it: the sweeper takes
+    a job whose worker has missed its heartbeats as dead, and queues a push at once."""
+    wh, _, variants, channels = shop
+    drain()
+    settings.SYNC = {**settings.SYNC, "SWEEP_AFTER": 0}
+    channel = channels["webflow"][0]
+    Channel.objects.exclude(pk=channel.pk).update(mode="paused")
+    change(variants[0], wh, "increment", 1)
+    sync = django_rq.get_queue("sync")
+    sync.empty()
+    for job_id in sync.scheduled_job_registry.get_job_ids():
+        sync.scheduled_job_registry.remove(job_id, delete_job=True)
+    redis = django_rq.get_connection("sync")
+
+    def started(silent_for):
+        job = sync.enqueue(queue.SYNC_TASK, channel.pk)
+        sync.remove(job)
+        job.set_status(JobStatus.STARTED)
+        job.started_at = timezone.now() - timedelta(seconds=30)
+        job.last_heartbeat = timezone.now() - timedelta(seconds=silent_for)
+        job.save()
+        redis.set(queue.FLAG.format(channel.pk), job.id)
+        return job
+
+    silence = queue.HEARTBEATS_MISSED * settings.RQ_JOB_HEARTBEAT
+    started(silent_for=1)  # its worker beats on: it is running
+    assert queue.sweep_pending() == []
+    started(silent_for=silence + 5)  # its worker went quiet: killed
+    assert queue.sweep_pending() == [channel.pk]
+    assert sync.count == 1
+    drain()
+    assert shows(channels, "webflow")[0] == 11
 
 
 def test_a_redis_stopped_during_changes_and_started_again_loses_nothing(shop, settings, tmp_path):
