@@ -188,6 +188,23 @@ query Lines($id: ID!, $after: String) {{
   }}
 }}
 """
+REFUNDS = f"""
+query Refunds($id: ID!) {{
+  order(id: $id) {{ refunds(first: {orders.REFUNDS_FIRST}) {{ {orders.REFUND_FIELDS} }} }}
+}}
+"""
+REFUND_LINES = f"""
+query RefundLines($id: ID!, $after: String) {{
+  node(id: $id) {{
+    ... on Refund {{
+      refundLineItems(first: {orders.REFUND_LINE_PAGE}, after: $after) {{
+        nodes {{ {orders.REFUND_LINE_FIELDS} }}
+        pageInfo {{ hasNextPage endCursor }}
+      }}
+    }}
+  }}
+}}
+"""
 SUBSCRIPTIONS = """
 query Subscriptions($after: String) {
   webhookSubscriptions(first: 100, after: $after) {
@@ -816,9 +833,51 @@ class ShopifyConnector(Connector):
             node = self.graphql(ORDER, {"id": order_id}, purpose="orders", cost=80).get("order")
             if node is None:
                 return Event(event_id, topic, note=f"{topic}: Shopify no longer shows {order_id}")
-            node = self._whole(node)
-            return Event(event_id, topic, orders=(orders.read_order(node, returned),))
+            return Event(event_id, topic, orders=(self._order(node, returned),))
         return Event(event_id, topic, note=f"{topic} is not an order or stock topic")
+
+    def _order(self, node, returned=None):
+        """An Order node, read whole (every line; its refunds' returns where a line has less
+        left than ordered), as an inbound.Order. `returned`: what a refunds/create body
+        restocked, which a read just after it may not show yet."""
+        node = self._whole(node)
+        returned = dict(returned or {})
+        if orders.refunded(node):
+            for line, units in self._returns(node.get("id")).items():
+                returned[line] = max(units, returned.get(line, 0))
+        return orders.read_order(node, returned)
+
+    def _returns(self, order_id):
+        """{line item GID: units} the order's refunds restocked as returned goods."""
+        data = self.graphql(REFUNDS, {"id": order_id}, purpose="orders", cost=850)
+        order = data.get("order") if isinstance(data.get("order"), dict) else {}
+        refunds = order.get("refunds")
+        if not isinstance(refunds, list):
+            return {}
+        rows = []
+        for refund in refunds:
+            if not isinstance(refund, dict):
+                raise Unreadable(f"order {order_id}: a refund is not a JSON object")
+            lines = refund.get("refundLineItems")
+            lines = lines if isinstance(lines, dict) else {}
+            rows += lines.get("nodes") or []
+            info = lines.get("pageInfo") if isinstance(lines.get("pageInfo"), dict) else {}
+            for _ in range(100):  # 10,000 lines at most
+                after = info.get("endCursor")
+                if not info.get("hasNextPage") or not isinstance(after, str):
+                    break
+                more = self.graphql(
+                    REFUND_LINES,
+                    {"id": refund.get("id"), "after": after},
+                    purpose="orders",
+                    cost=205,
+                ).get("node")
+                more = (more or {}).get("refundLineItems") if isinstance(more, dict) else None
+                if not isinstance(more, dict):
+                    break
+                rows += more.get("nodes") or []
+                info = more.get("pageInfo") if isinstance(more.get("pageInfo"), dict) else {}
+        return orders.refund_rows_returned(rows, order_id)
 
     def _whole(self, node):
         """The order node with every line item (an order of more than LINES_FIRST lines is
@@ -870,7 +929,7 @@ class ShopifyConnector(Connector):
             updated = orders.when(node.get("updatedAt")) if isinstance(node, dict) else None
             if updated is not None and (seen is None or updated > seen):
                 seen = updated
-            order = orders.read_order(self._whole(node))
+            order = self._order(node)
             if order.lines:
                 found.append(order)
         info = listing.get("pageInfo") if isinstance(listing.get("pageInfo"), dict) else {}

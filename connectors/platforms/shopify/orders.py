@@ -3,9 +3,11 @@
 A webhook carries the REST shape of its resource, whose line items name a variant, never the
 InventoryItem our listings are keyed by. So an order webhook (orders/create, paid, fulfilled,
 cancelled) and a refund (refunds/create, which names its order) are read for the order's id
-only, and the order itself is read through GraphQL as it stands now: one mapping for
-webhooks and polls, and an old snapshot arriving late (Shopify does not keep deliveries in
-order, §6.3) never wins over a newer state. inventory_levels/update is read from its body.
+only, and the order itself is read through GraphQL as it stands now, with its refunds
+where a line has less left than ordered: one mapping for webhooks and polls (a poll finds
+a return whose webhook was lost), and an old snapshot arriving late (Shopify does not keep
+deliveries in order, §6.3) never wins over a newer state. inventory_levels/update is read
+from its body.
 
 Stages (inbound.STAGES), line by line, from the order as it stands:
 
@@ -45,6 +47,22 @@ TOPICS = (*ORDER_TOPICS, REFUND_TOPIC, LEVEL_TOPIC)
 MAX_ID = 128
 MAX_SKU = 64
 GID = "gid://shopify/"
+
+# An order's refunds, read when a line has less left than ordered: REFUNDS_FIRST refunds
+# (Order.refunds is a list, not a connection) of REFUND_LINES lines each (a refund of more
+# is read on, by its id, REFUND_LINE_PAGE at a time); under 1,000 points even where Shopify
+# counts the list as REFUNDS_FIRST objects.
+REFUNDS_FIRST = 20
+REFUND_LINES = 20
+REFUND_LINE_PAGE = 100
+REFUND_LINE_FIELDS = "quantity restockType lineItem { id }"
+REFUND_FIELDS = f"""
+    id
+    refundLineItems(first: {REFUND_LINES}) {{
+      nodes {{ {REFUND_LINE_FIELDS} }}
+      pageInfo {{ hasNextPage endCursor }}
+    }}
+"""
 
 # What an order is read as, by a webhook and by a poll: 25 lines at once (an order of more is
 # read on, LINE_PAGE at a time), which keeps ORDER_PAGE orders near 800 points.
@@ -142,9 +160,41 @@ def refund_returns(payload):
     return found
 
 
+def refunded(node):
+    """Whether an Order node has a line with less left than was ordered (currentQuantity
+    below quantity): only then can a refund have restocked something, and its refunds are
+    worth a query."""
+    for line in _nodes(node.get("lineItems") if isinstance(node, dict) else None, "lineItems"):
+        if isinstance(line, dict):
+            quantity, current = line.get("quantity"), line.get("currentQuantity")
+            if isinstance(quantity, int) and isinstance(current, int) and current < quantity:
+                return True
+    return False
+
+
+def refund_rows_returned(rows, oid):
+    """{line item GID: units} GraphQL RefundLineItem nodes restock as returned goods
+    (restockType RETURN; CANCEL and NO_RESTOCK bring back nothing the order itself does not
+    show): what a refund's webhook says (refund_returns), read from the order instead, so
+    that a poll finds a return whose webhook was lost."""
+    found = {}
+    for row in rows:
+        if not isinstance(row, dict):
+            raise Unreadable(f"order {oid}: a refund line item is not a JSON object")
+        if _text(row.get("restockType")).upper() != "RETURN":
+            continue
+        line = row.get("lineItem") if isinstance(row.get("lineItem"), dict) else {}
+        line_id = gid("LineItem", line.get("id"))
+        if not line_id:
+            raise Unreadable(f"order {oid}: a returned refund line item names no line item")
+        units = whole(row.get("quantity"), f"order {oid}: the refund of {line_id}")
+        found[line_id] = found.get(line_id, 0) + units
+    return found
+
+
 def read_order(node, returned=None):
-    """A GraphQL Order node as an inbound.Order; `returned`: {line item GID: units} a
-    refund restocked (refunds/create: the Order object does not list its refunds here)."""
+    """A GraphQL Order node as an inbound.Order; `returned`: {line item GID: units} its
+    refunds restocked as returned goods (refund_returns, refund_rows_returned)."""
     if not isinstance(node, dict):
         raise Unreadable("an order is a JSON object")
     oid = gid("Order", node.get("id"))

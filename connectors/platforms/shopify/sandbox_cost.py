@@ -3,10 +3,11 @@
 Requested cost, from the document before it runs: a scalar or enum field 0, an object 1 plus
 its selection, a connection 2 + (first or last) x its node's cost, a list of objects as many
 times its element as the ids or names it was asked for (nodes(ids:), quantities(names:)),
-else once; every root field of a mutation 10, whatever it selects. Actual cost: the same
-rules over what came back (a connection counts the nodes it returned), refunded to the
-bucket. Limits checked on the way (top-level errors, nothing runs): first/last above 250,
-an input list above 250 items, a connection without first or last.
+or its `first` (Order.refunds(first:)), else once; every root field of a mutation 10,
+whatever it selects. Actual cost: the same rules over what came back (a connection counts
+the nodes it returned), refunded to the bucket. Limits checked on the way (top-level errors,
+nothing runs): first/last above 250, an input list above 250 items, a connection without
+first or last.
 """
 
 from graphql import (
@@ -86,7 +87,10 @@ class Coster:
         sub = 1 + self.requested(node.selection_set, named)
         if isinstance(get_nullable_type(type_), GraphQLList):
             many = args.get("ids") or args.get("names")
-            return sub * (len(many) if isinstance(many, list) else 1)
+            if isinstance(many, list):
+                return sub * len(many)
+            first = args.get("first")  # a list with a size (Order.refunds(first:))
+            return sub * (first if isinstance(first, int) and first > 0 else 1)
         return sub
 
     def node_cost(self, node, connection) -> int:

@@ -240,6 +240,12 @@ class Graph:
         if kind_of == "Order":
             record = self.sb.orders.get(gid_number(gid, "Order"))
             return self.order(record) if record else None
+        if kind_of == "Refund":
+            for order in self.sb.orders.values():
+                for refund in order["refunds"]:
+                    if refund["admin_graphql_api_id"] == gid:
+                        return self.refund(order, refund)
+            return None
         if kind_of == "WebhookSubscription":
             sub = self.sb.webhooks.get(gid)
             return self.webhook(sub) if sub else None
@@ -469,6 +475,42 @@ class Graph:
             "displayFinancialStatus": status.upper() if status else None,
             "displayFulfillmentStatus": (record["fulfillment_status"] or "unfulfilled").upper(),
             "lineItems": line_items,
+            "refunds": lambda info, first=None: [
+                self.refund(record, refund) for refund in record["refunds"][:first]
+            ],
+        }
+
+    def refund(self, order, refund):
+        lines = {line["id"]: line for line in order["line_items"]}
+
+        def refund_line_items(info, **args):
+            rows = [
+                (row["id"], self.refund_line(row, lines[row["line_item_id"]]))
+                for row in refund["refund_line_items"]
+            ]
+            if args.get("reverse"):
+                rows.reverse()
+            return connection(rows, args)
+
+        return {
+            "__typename": "Refund",
+            "id": refund["admin_graphql_api_id"],
+            "legacyResourceId": str(refund["id"]),
+            "createdAt": refund["created_at"],
+            "note": refund["note"],
+            "refundLineItems": refund_line_items,
+        }
+
+    def refund_line(self, row, line):
+        location = f"gid://shopify/Location/{row['location_id']}"
+        return {
+            "__typename": "RefundLineItem",
+            "id": f"gid://shopify/RefundLineItem/{row['id']}",
+            "quantity": row["quantity"],
+            "restockType": row["restock_type"].upper(),
+            "restocked": row["restock_type"] != "no_restock",
+            "lineItem": self.line_item(line),
+            "location": lambda info: self.location(location),
         }
 
     def line_item(self, line):

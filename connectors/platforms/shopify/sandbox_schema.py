@@ -151,9 +151,36 @@ type Order implements Node {
   displayFinancialStatus: String
   displayFulfillmentStatus: String!
   lineItems(first: Int, after: String, last: Int, before: String): LineItemConnection!
+  refunds(first: Int): [Refund!]!
 }
 type OrderEdge { node: Order! cursor: String! }
 type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
+
+enum RefundLineItemRestockType { CANCEL LEGACY_RESTOCK NO_RESTOCK RETURN }
+
+type RefundLineItem {
+  id: ID
+  quantity: Int!
+  restockType: RefundLineItemRestockType!
+  restocked: Boolean!
+  lineItem: LineItem!
+  location: Location
+}
+type RefundLineItemEdge { node: RefundLineItem! cursor: String! }
+type RefundLineItemConnection {
+  edges: [RefundLineItemEdge!]!
+  nodes: [RefundLineItem!]!
+  pageInfo: PageInfo!
+}
+
+type Refund implements Node {
+  id: ID!
+  legacyResourceId: ID!
+  createdAt: DateTime
+  note: String
+  refundLineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean):
+    RefundLineItemConnection!
+}
 
 enum OrderSortKeys { CREATED_AT ID NUMBER PROCESSED_AT RELEVANCE UPDATED_AT }
 

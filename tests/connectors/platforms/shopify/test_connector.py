@@ -448,7 +448,9 @@ class TestShopify(PlatformCase):
         for event in events:
             for order in event.orders:
                 stages.setdefault(event.topic, []).append(order.lines[0].stage)
-        assert FULFILLED in stages["orders/fulfilled"]
+        # Each delivery is read as its order stands when it is read, after the refund: the
+        # orders/fulfilled too says the units came back (a late snapshot never wins).
+        assert stages["orders/fulfilled"] == [RETURNED]
         assert stages["orders/cancelled"] == [CANCELLED]
         assert stages["refunds/create"] == [RETURNED]
 
@@ -465,6 +467,56 @@ class TestShopify(PlatformCase):
         second = sandbox.control("POST", "orders", {"line_items": line})
         page = connector.poll_orders(page.cursor)
         assert second["id"] in [o.order_id for o in page.orders]
+
+    def poll_one(self, sandbox, order_id):
+        page = self.connector(sandbox).poll_orders({}, since=datetime.now(UTC) - timedelta(hours=1))
+        [read] = [o for o in page.orders if o.order_id == order_id]
+        return {line.remote_id: line.stage for line in read.lines}
+
+    def test_the_poll_finds_a_return_whose_webhook_was_lost(self, sandbox):
+        """No receiver: the refund's webhook goes nowhere, and the poll reads the order's
+        refunds: returned, kept without restock, and an order with nothing refunded read
+        without asking for its refunds."""
+        items = self.make_items(3)
+        self.seed(sandbox, items, quantity=10)
+        lines = [{"inventory_item_id": i.remote_id, "quantity": 2} for i in items]
+        order = sandbox.control("POST", "orders", {"line_items": lines})
+        untouched = sandbox.control("POST", "orders", {"line_items": lines[:1]})
+        sandbox.control("POST", f"orders/{order['id']}/fulfil", {})
+        ids = [line["id"] for line in order["order"]["line_items"]]
+        refund = [
+            {"line_item_id": ids[0], "quantity": 1, "restock_type": "return"},
+            {"line_item_id": ids[1], "quantity": 2, "restock_type": "no_restock"},
+        ]
+        sandbox.control("POST", f"orders/{order['id']}/refund", {"line_items": refund})
+        sandbox.control("DELETE", "requests")
+        stages = self.poll_one(sandbox, order["id"])
+        assert stages == {
+            items[0].remote_id: RETURNED,  # one of two back on the shelf
+            items[1].remote_id: FULFILLED,  # refunded, kept by the buyer
+            items[2].remote_id: FULFILLED,
+        }
+        asked = [r["body"]["query"] for r in graphql_log(sandbox)]
+        assert sum("query Refunds" in q for q in asked) == 1  # the refunded order only
+        assert self.poll_one(sandbox, untouched["id"]) == {items[0].remote_id: OPEN}
+
+    def test_a_refund_of_more_lines_than_a_query_holds_is_read_whole(self, sandbox):
+        count = shopify.orders.REFUND_LINES + 5
+        items = self.make_items(count)
+        self.seed(sandbox, items, quantity=5)
+        lines = [{"inventory_item_id": i.remote_id, "quantity": 1} for i in items]
+        order = sandbox.control("POST", "orders", {"line_items": lines})
+        sandbox.control("POST", f"orders/{order['id']}/fulfil", {})
+        refund = [
+            {"line_item_id": line["id"], "quantity": 1, "restock_type": "return"}
+            for line in order["order"]["line_items"]
+        ]
+        sandbox.control("POST", f"orders/{order['id']}/refund", {"line_items": refund})
+        sandbox.control("DELETE", "requests")
+        stages = self.poll_one(sandbox, order["id"])
+        assert stages == {i.remote_id: RETURNED for i in items}
+        asked = [r["body"]["query"] for r in graphql_log(sandbox)]
+        assert sum("query RefundLines" in q for q in asked) == 1  # read on, by the refund's id
 
     def test_an_order_of_more_lines_than_a_query_holds_is_read_whole(self, sandbox):
         items = self.make_items(30)

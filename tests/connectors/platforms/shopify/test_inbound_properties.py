@@ -127,3 +127,33 @@ def test_any_payload_of_a_known_topic_is_read_or_unreadable_with_words(payload, 
     except Unreadable as exc:
         refusal = str(exc)
     assert refusal is None or refusal.strip()
+
+
+REFUND_NODES = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "quantity": st.integers(min_value=-(2**70), max_value=2**70) | JSON,
+            "restockType": st.sampled_from(["RETURN", "CANCEL", "NO_RESTOCK", "return", ""]) | JSON,
+            "lineItem": st.fixed_dictionaries({}, optional={"id": IDS}) | JSON,
+        },
+    )
+    | JSON,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=REFUND_NODES, lines=JSON)
+def test_any_refund_lines_and_order_lines_are_read_or_unreadable_with_words(rows, lines):
+    """What a poll reads of an order's refunds (GraphQL RefundLineItem nodes), and whether
+    an order's lines say it was refunded: a count per line item, or Unreadable with words."""
+    refusal, returned = None, {}
+    try:
+        assert orders.refunded({"lineItems": {"nodes": lines}}) in (True, False)
+        returned = orders.refund_rows_returned(rows, "gid://shopify/Order/1")
+    except Unreadable as exc:
+        refusal = str(exc)
+    assert refusal is None or refusal.strip()
+    assert all(k.startswith("gid://shopify/LineItem/") for k in returned)
+    assert all(isinstance(v, int) for v in returned.values())

@@ -595,6 +595,43 @@ def test_fulfil_cancel_and_refund_move_stock_as_shopify_does(shop):
     control(shop, "POST", f"orders/{second}/cancel", status=409)
 
 
+REFUNDS = """query($id: ID!) { order(id: $id) { refunds(first: 5) { id
+  refundLineItems(first: 1) { nodes { quantity restockType restocked lineItem { id sku } }
+    pageInfo { hasNextPage endCursor } } } } }"""
+REFUND_LINES = """query($id: ID!, $after: String) { node(id: $id) { ... on Refund {
+  refundLineItems(first: 5, after: $after) { nodes { quantity restockType } } } } }"""
+
+
+def test_an_orders_refunds_list_their_lines_restock_types_and_read_on_by_id(shop):
+    order = place(shop, quantity=3)
+    control(shop, "POST", f"orders/{order['id']}/fulfil")
+    line = order["order"]["line_items"][0]["id"]
+    rows = [
+        {"line_item_id": line, "quantity": 1, "restock_type": "return"},
+        {"line_item_id": line, "quantity": 1, "restock_type": "no_restock"},
+    ]
+    control(shop, "POST", f"orders/{order['id']}/refund", {"line_items": rows})
+    gid = order["order"]["admin_graphql_api_id"]
+
+    body = gql(shop, REFUNDS, {"id": gid}).json()
+    [refund] = body["data"]["order"]["refunds"]
+    lines = refund["refundLineItems"]
+    [first] = lines["nodes"]
+    assert first["quantity"] == 1
+    assert (first["restockType"], first["restocked"]) == ("RETURN", True)
+    assert first["lineItem"]["id"] == f"gid://shopify/LineItem/{line}"
+    assert lines["pageInfo"]["hasNextPage"]
+    # A list sized by its first: 5 refunds x (1 + a connection of 1 line: 2 + 1 x 2), + 1.
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1 + 5 * (1 + 2 + 2)
+
+    after = lines["pageInfo"]["endCursor"]
+    more = gql(shop, REFUND_LINES, {"id": refund["id"], "after": after}).json()["data"]["node"]
+    assert more["refundLineItems"]["nodes"] == [{"quantity": 1, "restockType": "NO_RESTOCK"}]
+    assert gql(shop, REFUNDS, {"id": "gid://shopify/Order/999"}).json()["data"]["order"] is None
+    unrefunded = place(shop, quantity=1)["order"]["admin_graphql_api_id"]
+    assert gql(shop, REFUNDS, {"id": unrefunded}).json()["data"]["order"]["refunds"] == []
+
+
 def test_an_order_beyond_available_is_refused(shop):
     response = requests.post(
         f"{shop.url}/_sandbox/orders",
