@@ -858,25 +858,13 @@ class ShopifyConnector(Connector):
         for refund in refunds:
             if not isinstance(refund, dict):
                 raise Unreadable(f"order {order_id}: a refund is not a JSON object")
-            lines = refund.get("refundLineItems")
-            lines = lines if isinstance(lines, dict) else {}
-            rows += lines.get("nodes") or []
-            info = lines.get("pageInfo") if isinstance(lines.get("pageInfo"), dict) else {}
-            for _ in range(100):  # 10,000 lines at most
-                after = info.get("endCursor")
-                if not info.get("hasNextPage") or not isinstance(after, str):
-                    break
-                more = self.graphql(
-                    REFUND_LINES,
-                    {"id": refund.get("id"), "after": after},
-                    purpose="orders",
-                    cost=205,
-                ).get("node")
-                more = (more or {}).get("refundLineItems") if isinstance(more, dict) else None
-                if not isinstance(more, dict):
-                    break
-                rows += more.get("nodes") or []
-                info = more.get("pageInfo") if isinstance(more.get("pageInfo"), dict) else {}
+            rows += self._read_on(
+                refund.get("refundLineItems"),
+                REFUND_LINES,
+                refund.get("id"),
+                ("node", "refundLineItems"),
+                cost=205,
+            )
         return orders.refund_rows_returned(rows, order_id)
 
     def _whole(self, node):
@@ -884,22 +872,32 @@ class ShopifyConnector(Connector):
         read on, page by page)."""
         if not isinstance(node, dict) or not isinstance(node.get("lineItems"), dict):
             return node
-        lines = node["lineItems"]
-        rows = list(lines.get("nodes") or [])
-        info = lines.get("pageInfo") if isinstance(lines.get("pageInfo"), dict) else {}
-        for _ in range(100):  # 10,000 lines at most
+        rows = self._read_on(
+            node["lineItems"], LINES, node.get("id"), ("order", "lineItems"), cost=305
+        )
+        return {**node, "lineItems": {"nodes": rows}}
+
+    def _read_on(self, connection, query, node_id, path, *, cost):
+        """Every node of a connection: those it came with, then the pages after them, read
+        with `query` ($id: the node holding the connection; `path`: where the answer has
+        the connection, e.g. ("order", "lineItems")), 10,000 at most."""
+        connection = connection if isinstance(connection, dict) else {}
+        root, field = path
+        rows = list(connection.get("nodes") or [])
+        info = connection.get("pageInfo") if isinstance(connection.get("pageInfo"), dict) else {}
+        for _ in range(100):
             after = info.get("endCursor")
             if not info.get("hasNextPage") or not isinstance(after, str):
                 break
             more = self.graphql(
-                LINES, {"id": node.get("id"), "after": after}, purpose="orders", cost=305
-            ).get("order")
-            more = (more or {}).get("lineItems") if isinstance(more, dict) else None
+                query, {"id": node_id, "after": after}, purpose="orders", cost=cost
+            ).get(root)
+            more = (more or {}).get(field) if isinstance(more, dict) else None
             if not isinstance(more, dict):
                 break
             rows += more.get("nodes") or []
             info = more.get("pageInfo") if isinstance(more.get("pageInfo"), dict) else {}
-        return {**node, "lineItems": {"nodes": rows}}
+        return rows
 
     def _parent_of(self, location):
         """The remote_parent_id listings at `location` carry: blank for the channel's
