@@ -373,12 +373,9 @@ def test_with_redis_down_changes_commit_and_converge_once_it_is_back(shop, setti
     assert {name: shows(channels, name)[1] for name in channels} == dict.fromkeys(channels, 7)
 
 
-def test_a_push_scheduled_with_no_scheduler_left_to_start_it_is_replaced_by_the_sweeper(
-    shop, settings
-):
-    """Every push is a delayed job, started by rq's scheduler. With the worker that held the
-    scheduler lock killed, the others take it only at their maintenance: a push scheduled
-    and OVERDUE late counts as lost, and the sweeper queues one at once."""
+def _a_change_whose_push_is_lost(shop, settings):
+    """Webflow's channel alone (the others paused) with a change pending and no push of it
+    queued or scheduled: (the channel, the sync queue, its Redis)."""
     wh, _, variants, channels = shop
     drain()
     settings.SYNC = {**settings.SYNC, "SWEEP_AFTER": 0}
@@ -391,6 +388,16 @@ def test_a_push_scheduled_with_no_scheduler_left_to_start_it_is_replaced_by_the_
         sync.scheduled_job_registry.remove(job_id, delete_job=True)
     redis = django_rq.get_connection("sync")
     redis.delete(queue.FLAG.format(channel.pk))
+    return channel, sync, redis
+
+
+def test_a_push_scheduled_with_no_scheduler_left_to_start_it_is_replaced_by_the_sweeper(
+    shop, settings
+):
+    """Every push is a delayed job, started by rq's scheduler. With the worker that held the
+    scheduler lock killed, the others take it only at their maintenance: a push scheduled
+    and OVERDUE late counts as lost, and the sweeper queues one at once."""
+    channel, sync, redis = _a_change_whose_push_is_lost(shop, settings)
     # The push a killed scheduler never started: due a minute ago, still waiting.
     late = timezone.now() - timedelta(seconds=queue.OVERDUE + 30)
     job = sync.enqueue_at(late, queue.SYNC_TASK, channel.pk, job_id=f"sync-{channel.pk}-late")
@@ -410,17 +417,7 @@ def test_a_push_left_started_by_a_killed_worker_is_replaced_once_its_heartbeats_
     """A worker SIGKILLed as its work horse took a push (before the push took its channel's
     flag) leaves the job "started" for minutes, and the flag naming it: the sweeper takes
     a job whose worker has missed its heartbeats as dead, and queues a push at once."""
-    wh, _, variants, channels = shop
-    drain()
-    settings.SYNC = {**settings.SYNC, "SWEEP_AFTER": 0}
-    channel = channels["webflow"][0]
-    Channel.objects.exclude(pk=channel.pk).update(mode="paused")
-    change(variants[0], wh, "increment", 1)
-    sync = django_rq.get_queue("sync")
-    sync.empty()
-    for job_id in sync.scheduled_job_registry.get_job_ids():
-        sync.scheduled_job_registry.remove(job_id, delete_job=True)
-    redis = django_rq.get_connection("sync")
+    channel, sync, redis = _a_change_whose_push_is_lost(shop, settings)
 
     def started(silent_for):
         job = sync.enqueue(queue.SYNC_TASK, channel.pk)
@@ -439,7 +436,7 @@ def test_a_push_left_started_by_a_killed_worker_is_replaced_once_its_heartbeats_
     assert queue.sweep_pending() == [channel.pk]
     assert sync.count == 1
     drain()
-    assert shows(channels, "webflow")[0] == 11
+    assert shows(shop[3], "webflow")[0] == 11  # the change reached the channel
 
 
 def test_a_redis_stopped_during_changes_and_started_again_loses_nothing(shop, settings, tmp_path):
