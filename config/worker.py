@@ -111,4 +111,6 @@ class Worker(RidesOutRedis, RqWorker):
 
 
 class SimpleWorker(RidesOutRedis, RqSimpleWorker):
-    """rq's worker that runs each job in its own process (tests, one-shot bursts)."""
+    """rq's worker that runs each job in its own process, not a work horse (tests): no
+    heartbeat goes out while a job runs, so the sweepers may queue a second push beside one
+    running longer than 20 s (harmless, listings are claimed, but not for production)."""
