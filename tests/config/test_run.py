@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from redis import Redis
+from rq import Queue
 
 from config.management.commands.run import (
     LEFTOVER_WAIT,
@@ -150,8 +152,9 @@ def until(condition, proc, out, timeout=60):
 
 
 def _workers(tmp_path, run):
-    """The rqworker processes `run` started (not their forks: scheduler, work horses, which
-    are handed to `run` when their worker dies, but stay in its process group)."""
+    """The rqworker processes `run` started, in process groups of their own (not the
+    scheduler a worker forks, which stays in the worker's group; but a work horse, which
+    makes its own group, looks like one once its worker died and it was handed to `run`)."""
     return [
         pid
         for pid in _processes_with(f"VAR_DIR={tmp_path}".encode())
@@ -212,30 +215,39 @@ def test_ctrl_c_stops_web_worker_cron_and_the_embedded_redis_cleanly(tmp_path):
     assert not web_answers(addr)
 
 
-def _kill_the_worker_and_hold_its_scheduler(tmp_path, proc, out):
+def _kill_the_worker_and_hold_its_scheduler(tmp_path, proc, out, busy=False):
     """SIGKILL of the worker `run` started, its scheduler process (forked, left behind)
     stopped with SIGSTOP so that it is slow to stop; once a new worker runs: the
-    scheduler's pid."""
+    scheduler's pid. `busy`: the worker is killed while its work horse runs a 3 s job."""
     (worker,) = _workers(tmp_path, proc)
+    if busy:
+        socket_path = tmp_path / "redis" / "valkey.sock"
+        with Redis(unix_socket_path=str(socket_path)) as connection:
+            Queue("default", connection=connection).enqueue("time.sleep", 3)
+        until(lambda: [p for p in _children(tmp_path, worker) if _stat(p)[1] == p], proc, out)
     # Its scheduler stays in its process group (a work horse, if a job runs, makes its own)
     # and is forked first, before the worker takes a job.
     until(lambda: [p for p in _children(tmp_path, worker) if _stat(p)[1] == worker], proc, out)
     scheduler = min((p for p in _children(tmp_path, worker) if _stat(p)[1] == worker), key=_started)
+    before = set(_processes_with(f"VAR_DIR={tmp_path}".encode()))
     os.kill(worker, signal.SIGKILL)
     os.kill(scheduler, signal.SIGSTOP)
-    until(lambda: [p for p in _workers(tmp_path, proc) if p != worker], proc, out)
+    # The new worker (a work horse the dead one left, handed to `run`, looks like one).
+    until(lambda: [p for p in _workers(tmp_path, proc) if p not in before], proc, out)
     assert "worker exited with code -9; starting it again" in out.read_text()
     assert _parent(scheduler) == proc.pid  # handed to `run`, which waits for it
     return scheduler
 
 
-def test_a_worker_that_dies_is_started_again(tmp_path):
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "mid-job"])
+def test_a_worker_that_dies_is_started_again(tmp_path, busy):
     """SIGKILL of the worker (no Redis outage can be the cause here): `run` says so and
     starts another; the web and the rest carry on. The scheduler process the dead worker
     left behind is stopped too, and waited for before the embedded Redis goes: a Ctrl-C
-    right after leaves nothing running and no traceback."""
+    right after leaves nothing running and no traceback. Killed mid-job, its work horse
+    finishes the job, and is waited for too."""
     with running_app(tmp_path) as (proc, out, addr):
-        scheduler = _kill_the_worker_and_hold_its_scheduler(tmp_path, proc, out)
+        scheduler = _kill_the_worker_and_hold_its_scheduler(tmp_path, proc, out, busy=busy)
         assert web_answers(addr)
         os.killpg(proc.pid, signal.SIGINT)
         until(lambda: not _workers(tmp_path, proc), proc, out)  # the new worker has stopped
