@@ -243,9 +243,7 @@ def _alive(connection, job_id, longest=None):
             due = ScheduledJobRegistry(job.origin, connection=connection).get_scheduled_time(job)
         except Exception:  # left the registry meanwhile: queued, or gone
             return True
-        return (
-            datetime.now(UTC) - due.replace(tzinfo=due.tzinfo or UTC)
-        ).total_seconds() <= OVERDUE
+        return (datetime.now(UTC) - _aware(due)).total_seconds() <= OVERDUE
     if status == JobStatus.STARTED and longest is not None and job.started_at is not None:
         now = datetime.now(UTC)
         beat = job.last_heartbeat or job.started_at
@@ -257,6 +255,7 @@ def _alive(connection, job_id, longest=None):
 
 
 def _aware(moment):
+    """rq's datetimes (naive in UTC, or aware) as aware ones."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
